@@ -1,0 +1,215 @@
+"""The Python API: load ``.sx`` code, call its functions, read and print forms.
+
+``load(path)`` / ``load_string(text)`` run the pipeline (:mod:`myia_sx.pipeline`)
+and give a :class:`Module` whose definitions are reachable as attributes
+(kebab-case names mangled: ``m.sum_tree`` is ``sum-tree``) or by name
+(``m["sum-tree"]``).  Python floats, ints, bools, None, numpy arrays (f32,
+f64, i64), tuples and records go in and come out; anything else is an
+:class:`SxTypeError` naming the argument.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import interp, pipeline
+from .errors import SxError, SxInternalError, SxTypeError
+from .forms import Seq
+from .printer import dumps as _dumps
+from .printer import pretty
+from .reader import read as _read
+from .reader import read_one
+from .values import (I64_MAX, I64_MIN, Closure, Record, RecordType, mangle,
+                     type_name)
+
+BACKENDS = ("interp",)
+
+
+def read(text: str, filename: str = "<string>") -> tuple:
+    """All forms in ``text`` (with spans)."""
+    return _read(text, filename)
+
+
+def loads(text: str, filename: str = "<string>"):
+    """The one form in ``text``."""
+    return read_one(text, filename)
+
+
+def dumps(form, pretty_width: int | None = None) -> str:
+    """Canonical text of ``form`` (multi-line layout if ``pretty_width`` is given)."""
+    if pretty_width is not None:
+        return pretty(form, pretty_width)
+    return _dumps(form)
+
+
+def load(path, backend: str | None = None) -> "Module":
+    """Load the ``.sx`` file at ``path``."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise FileNotFoundError(f"cannot read {path}: {e.strerror}") from None
+    return load_string(text, backend=backend, filename=str(path))
+
+
+def load_string(text: str, backend: str | None = None, filename: str = "<string>") -> "Module":
+    """Load ``.sx`` source text."""
+    backend = _check_backend(backend)
+    forms = _read(text, filename)
+    env = interp.Env()
+    final = compile_forms(forms, env)
+    _guard("interpreter", env.load, final)
+    return Module(env, final, backend, filename)
+
+
+def compile_forms(forms, env, upto=None):
+    """``forms`` after the pipeline, resolved against ``env``'s names."""
+    ctx = pipeline.Context(global_names=set(env.names))
+    return pipeline.compile_module(forms, ctx, upto)
+
+
+def _check_backend(backend):
+    if backend is None:
+        return BACKENDS[0]
+    if backend not in BACKENDS:
+        raise ValueError(f"backend {backend!r} is not available in this version; "
+                         f"available: {', '.join(BACKENDS)}")
+    return backend
+
+
+def _guard(where, fn, *args):
+    try:
+        return fn(*args)
+    except SxError:
+        raise
+    except RecursionError:
+        raise SxInternalError(where, RecursionError("Python recursion limit")) from None
+    except Exception as e:
+        raise SxInternalError(where, e) from e
+
+
+class Module:
+    """A loaded program: its definitions, by name or mangled attribute."""
+
+    def __init__(self, env, forms, backend, filename):
+        self._env = env
+        self._forms = forms
+        self._backend = backend
+        self._filename = filename
+        self._mangled = {}
+        for name in env.globals:
+            self._mangled.setdefault(mangle(name), name)
+
+    @property
+    def names(self):
+        """The top-level names, in sx spelling."""
+        return list(self._env.globals)
+
+    @property
+    def forms(self):
+        """The module's forms after the last pass."""
+        return self._forms
+
+    def __getitem__(self, name):
+        if name not in self._env.globals:
+            raise KeyError(f"{self._filename} defines no {name!r}")
+        return to_python(self._env.globals[name])
+
+    def __getattr__(self, attr):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        name = self._mangled.get(attr, attr)
+        if name not in self._env.globals:
+            raise AttributeError(f"{self._filename} defines no {attr!r}")
+        return to_python(self._env.globals[name])
+
+    def __dir__(self):
+        return sorted(set(object.__dir__(self)) | set(self._mangled))
+
+    def __contains__(self, name):
+        return name in self._env.globals
+
+    def __repr__(self):
+        return f"<myia_sx module {self._filename}: {' '.join(self._env.globals)}>"
+
+
+class Function:
+    """A Python callable for an sx function; converts arguments and results."""
+
+    def __init__(self, closure):
+        self.closure = closure
+        self.name = closure.code.name
+        self.__name__ = mangle(self.name)
+
+    def __call__(self, *args, **kwargs):
+        code = self.closure.code
+        names = code.param_names
+        sx_args = [to_sx(a, _arg_label(names, i), code.span) for i, a in enumerate(args)]
+        sx_kwargs = {k.replace("_", "-") if k.replace("_", "-") in names else k:
+                     to_sx(v, k, code.span) for k, v in kwargs.items()}
+        result = _guard("interpreter", interp.run, self.closure, sx_args, sx_kwargs or None)
+        return to_python(result)
+
+    def __repr__(self):
+        return f"<sx function {self.name}>"
+
+
+def _arg_label(names, i):
+    if i < len(names) and names[i]:
+        return f"{i + 1} ({names[i]})"
+    return str(i + 1)
+
+
+_OK_DTYPES = (np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.int64),
+              np.dtype(np.bool_))
+
+
+def to_sx(v, label, span=None):
+    """Check and convert a Python value passed into sx."""
+    t = type(v)
+    if t is float or t is bool or v is None:
+        return v
+    if t is int:
+        if not I64_MIN <= v <= I64_MAX:
+            raise SxTypeError(f"argument {label}: integer {v} does not fit in i64", span)
+        return v
+    if t is tuple:
+        return tuple(to_sx(x, f"{label}[{i}]", span) for i, x in enumerate(v))
+    if t is np.ndarray:
+        if v.dtype not in _OK_DTYPES:
+            raise SxTypeError(f"argument {label}: arrays of dtype {v.dtype} are not supported "
+                              "(use float64, float32 or int64)", span)
+        return v
+    if isinstance(v, np.floating):
+        if t is np.float32:
+            return v
+        if t is np.float64:
+            return float(v)
+    if isinstance(v, np.integer):
+        return to_sx(int(v), label, span)
+    if t is np.bool_:
+        return bool(v)
+    if isinstance(v, Record):
+        return v
+    if isinstance(v, Function):
+        return v.closure
+    if isinstance(v, (Seq, str)):
+        return v
+    raise SxTypeError(f"argument {label}: cannot pass a Python {t.__name__} to sx "
+                      "(expected a number, bool, None, numpy array, tuple or record)", span)
+
+
+def to_python(v):
+    """Convert an sx result for Python (functions become :class:`Function`)."""
+    t = type(v)
+    if t is tuple:
+        return tuple(to_python(x) for x in v)
+    if t is Closure:
+        return Function(v)
+    if t is RecordType:
+        return v.pyclass
+    return v
+
+
+__all__ = ["load", "load_string", "read", "loads", "dumps", "Module", "Function",
+           "type_name"]

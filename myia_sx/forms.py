@@ -1,0 +1,272 @@
+"""Forms: the one data structure for source, IR at every stage, and exchange.
+
+A form is one of
+  - an atom: ``int``, ``float``, ``bool``, ``str`` (a string literal), ``None``;
+  - a :class:`Symbol` or a :class:`Keyword` (both carry a span);
+  - a :class:`Form` (``( ... )``) or a :class:`Vec` (``[ ... ]``): an immutable
+    sequence of forms with a span.
+
+Spans live on symbols, keywords and sequences.  Atoms are plain Python values
+(so macro code can do arithmetic on them); an atom's position is that of the
+form that contains it.  Structural equality (``==``) ignores spans but tells
+``True`` from ``1``, ``1`` from ``1.0``, ``0.0`` from ``-0.0``, and treats
+``NaN`` as equal to itself so that ``loads(dumps(x)) == x`` holds for every
+form.  Equality and hashing are iterative, so forms nested 10,000 deep compare
+without touching Python's recursion limit.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+
+
+class Source:
+    """A named text that spans point into (a file, or ``<string>``)."""
+
+    __slots__ = ("name", "text", "_lines")
+
+    def __init__(self, name: str, text: str):
+        self.name = name
+        self.text = text
+        self._lines = None
+
+    def line(self, n: int) -> str:
+        """The text of 1-based line ``n`` without its newline ('' if absent)."""
+        if self._lines is None:
+            self._lines = self.text.splitlines()
+        if 1 <= n <= len(self._lines):
+            return self._lines[n - 1]
+        return ""
+
+    def __repr__(self):
+        return f"Source({self.name!r})"
+
+
+class Span:
+    """A region of a source: 1-based line and column, end exclusive."""
+
+    __slots__ = ("source", "line", "col", "end_line", "end_col")
+
+    def __init__(self, source, line, col, end_line, end_col):
+        self.source = source
+        self.line = line
+        self.col = col
+        self.end_line = end_line
+        self.end_col = end_col
+
+    @property
+    def file(self) -> str:
+        return self.source.name if self.source is not None else "<unknown>"
+
+    def __repr__(self):
+        return f"<{self.file}:{self.line}:{self.col}-{self.end_line}:{self.end_col}>"
+
+
+class Symbol:
+    """A name.  Names are interned strings; equality is by name alone."""
+
+    __slots__ = ("name", "span")
+
+    def __init__(self, name: str, span: Span | None = None):
+        self.name = sys.intern(name)
+        self.span = span
+
+    def __eq__(self, other):
+        return type(other) is Symbol and other.name is self.name
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    def __hash__(self):
+        return hash(("sym", self.name))
+
+    def __repr__(self):
+        return f"Symbol({self.name!r})"
+
+    def __str__(self):
+        return self.name
+
+
+class Keyword:
+    """A keyword such as ``:axis`` (name stored without the colon)."""
+
+    __slots__ = ("name", "span")
+
+    def __init__(self, name: str, span: Span | None = None):
+        self.name = sys.intern(name)
+        self.span = span
+
+    def __eq__(self, other):
+        return type(other) is Keyword and other.name is self.name
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    def __hash__(self):
+        return hash(("kw", self.name))
+
+    def __repr__(self):
+        return f"Keyword({self.name!r})"
+
+    def __str__(self):
+        return ":" + self.name
+
+
+class Seq:
+    """Base of :class:`Form` and :class:`Vec`: an immutable sequence of forms."""
+
+    __slots__ = ("items", "span", "_hash")
+
+    def __init__(self, items=(), span: Span | None = None):
+        self.items = tuple(items)
+        self.span = span
+        self._hash = None
+
+    def __len__(self):
+        return len(self.items)
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return type(self)(self.items[i], self.span)
+        return self.items[i]
+
+    def __bool__(self):
+        return bool(self.items)
+
+    def __eq__(self, other):
+        return form_eq(self, other)
+
+    def __ne__(self, other):
+        return not form_eq(self, other)
+
+    def __hash__(self):
+        if self._hash is None:
+            _hash_seqs(self)
+        return self._hash
+
+    def __repr__(self):
+        from .printer import dumps
+
+        try:
+            text = dumps(self)
+        except ValueError:
+            text = "..."
+        return f"{type(self).__name__}<{text}>"
+
+
+class Form(Seq):
+    """A parenthesised form ``( ... )``: an application or a special form."""
+
+    __slots__ = ()
+
+
+class Vec(Seq):
+    """A bracket vector ``[ ... ]``: parameters, bindings, literal tuples."""
+
+    __slots__ = ()
+
+
+ATOM_TYPES = (int, float, bool, str, type(None))
+
+
+def _atom_eq(a, b) -> bool:
+    if type(a) is not type(b):
+        return False
+    if type(a) is float:
+        if a != a:
+            return b != b
+        return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+    return a == b
+
+
+def form_eq(a, b) -> bool:
+    """Structural equality of two forms, ignoring spans (iterative)."""
+    stack = [(a, b)]
+    while stack:
+        x, y = stack.pop()
+        if x is y:
+            continue
+        tx = type(x)
+        if tx is not type(y):
+            return False
+        if tx is Form or tx is Vec:
+            if len(x.items) != len(y.items):
+                return False
+            if x._hash is not None and y._hash is not None and x._hash != y._hash:
+                return False
+            stack.extend(zip(x.items, y.items))
+        elif tx is Symbol or tx is Keyword:
+            if x.name is not y.name:
+                return False
+        elif not _atom_eq(x, y):
+            return False
+    return True
+
+
+def _atom_hash(x):
+    if type(x) is float and x != x:
+        return hash("nan")
+    return hash((type(x).__name__, x))
+
+
+def _hash_seqs(root: Seq) -> None:
+    """Compute and cache ``_hash`` for ``root`` and every sequence below it."""
+    stack = [(root, False)]
+    while stack:
+        node, ready = stack.pop()
+        if node._hash is not None:
+            continue
+        if not ready:
+            stack.append((node, True))
+            for item in node.items:
+                if isinstance(item, Seq) and item._hash is None:
+                    stack.append((item, False))
+        else:
+            parts = [type(node).__name__]
+            for item in node.items:
+                parts.append(item._hash if isinstance(item, Seq) else
+                             hash(item) if isinstance(item, (Symbol, Keyword)) else
+                             _atom_hash(item))
+            node._hash = hash(tuple(parts))
+
+
+def is_form(x) -> bool:
+    """True if ``x`` is a form (recursively checked, iteratively)."""
+    stack = [x]
+    while stack:
+        y = stack.pop()
+        if isinstance(y, Seq):
+            stack.extend(y.items)
+        elif not isinstance(y, (Symbol, Keyword) + ATOM_TYPES):
+            return False
+    return True
+
+
+def span_of(x) -> Span | None:
+    """The span of a form, or None for an atom."""
+    return getattr(x, "span", None)
+
+
+def with_span(form, span):
+    """A copy of ``form`` (symbol, keyword or sequence) carrying ``span``."""
+    t = type(form)
+    if t is Form or t is Vec:
+        return t(form.items, span)
+    if t is Symbol or t is Keyword:
+        return t(form.name, span)
+    return form
+
+
+def sym(name: str, span: Span | None = None) -> Symbol:
+    return Symbol(name, span)
+
+
+def head_name(form) -> str | None:
+    """The name of the head symbol of a paren form, else None."""
+    if type(form) is Form and form.items and type(form.items[0]) is Symbol:
+        return form.items[0].name
+    return None

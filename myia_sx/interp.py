@@ -1,0 +1,579 @@
+"""The reference interpreter: runs Lcore, and so every later language.
+
+Input: a module (a tuple of top-level core forms, see :mod:`myia_sx.core`) or
+one expression.  Each function body is compiled once into a short list of
+stack-machine instructions; a small loop runs them with an explicit stack of
+frames.  So:
+
+  - calls in tail position reuse the frame: a loop written as self tail
+    recursion runs 10^6 iterations (or any number) in constant space;
+  - deep non-tail recursion grows a Python list, not Python's stack: a
+    recursion 10^5 deep needs no recursion limit;
+  - every error raised while running carries the span of the form that raised
+    it, plus notes naming the calls that led there.
+
+Top-level definitions are evaluated in order; references between top-level
+names are looked up when they run, so top-level functions may be mutually
+recursive.  Records are made by ``defrecord``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import core
+from .errors import SxError, SxNameError, SxRuntimeError, SxShapeError, SxTypeError
+from .forms import Form, Keyword, Seq, Symbol, Vec
+from .prims import PRIMS, Prim, PrimShapeError
+from .values import Closure, RecordType, type_name
+
+# opcodes
+CONST, LOCAL, FREE, GLOBAL, STORE, UNPACK, JUMP_IF_FALSE, JUMP, CLOSURE, LETREC, \
+    CALL, TAILCALL, CALL_KW, TAILCALL_KW, RETURN, FIELD, TUPLE, PRIM = range(18)
+
+MAX_FRAMES = 2_000_000
+
+
+class Code:
+    """A compiled function body."""
+
+    __slots__ = ("name", "nparams", "param_names", "nlocals", "instrs", "forms",
+                 "span", "globals")
+
+    def __init__(self, name, nparams, param_names, span, globals_):
+        self.name = name
+        self.nparams = nparams
+        self.param_names = param_names
+        self.nlocals = nparams
+        self.instrs = []
+        self.forms = []
+        self.span = span
+        self.globals = globals_
+
+
+class _FnCompiler:
+    """Compiles one function body; resolves names to locals, captures, globals."""
+
+    def __init__(self, parent, code, env):
+        self.parent = parent
+        self.code = code
+        self.env = env
+        self.scopes = [{}]
+        self.free = {}
+        self.captures = []
+
+    # -- names
+    def new_slot(self):
+        self.code.nlocals += 1
+        return self.code.nlocals - 1
+
+    def lookup(self, name):
+        for scope in reversed(self.scopes):
+            slot = scope.get(name)
+            if slot is not None:
+                return LOCAL, slot
+        idx = self.free.get(name)
+        if idx is not None:
+            return FREE, idx
+        if self.parent is not None:
+            kind, where = self.parent.lookup(name)
+            if kind in (LOCAL, FREE):
+                idx = len(self.captures)
+                self.free[name] = idx
+                self.captures.append((kind, where))
+                return FREE, idx
+            return kind, where
+        return GLOBAL, name
+
+    def emit(self, op, arg, form):
+        self.code.instrs.append((op, arg))
+        self.code.forms.append(form)
+
+    # -- patterns
+    def bind(self, pattern, form):
+        """Pop the value on the stack into ``pattern``'s names (new scope entries)."""
+        if type(pattern) is Symbol:
+            slot = self.new_slot()
+            self.emit(STORE, slot, pattern)
+            self.scopes[-1][pattern.name] = slot
+        else:
+            self.emit(UNPACK, len(pattern.items), pattern)
+            for p in pattern.items:
+                self.bind(p, form)
+
+    # -- expressions
+    def expr(self, x, tail):
+        t = type(x)
+        if t is Symbol:
+            self.symbol(x)
+        elif t is Form:
+            self.form(x, tail)
+        elif t is Vec:
+            for item in x.items:
+                self.expr(item, False)
+            self.emit(TUPLE, len(x.items), x)
+        else:
+            self.emit(CONST, x, x)
+        if tail and not (t is Form and self._handles_tail(x)):
+            self.emit(RETURN, None, x)
+
+    @staticmethod
+    def _handles_tail(form):
+        h = form.items[0].name if form.items and type(form.items[0]) is Symbol else None
+        return h not in ("quote", ".", "fn")
+
+    def symbol(self, s):
+        kind, where = self.lookup(s.name)
+        if kind is GLOBAL:
+            if where in self.env.names:
+                self.emit(GLOBAL, where, s)
+            elif where in PRIMS:
+                self.emit(CONST, PRIMS[where], s)
+            elif where in core.SPECIAL_FORMS:
+                raise SxSyntaxErrorAt(f"{where} is a special form, not a value", s)
+            else:
+                raise SxNameError(f"unbound name {where}", s.span)
+        else:
+            self.emit(kind, where, s)
+
+    def form(self, x, tail):
+        items = x.items
+        h = items[0].name if items and type(items[0]) is Symbol else None
+        if h in core.SPECIAL_FORMS and self.lookup(h)[0] is GLOBAL:
+            getattr(self, "form_" + {".": "dot"}.get(h, h))(x, tail)
+        else:
+            self.call(x, tail)
+
+    def static_prim(self, f):
+        """The primitive that symbol ``f`` names here, if it surely names one."""
+        if type(f) is Symbol and f.name in PRIMS and f.name not in self.env.names:
+            if self.lookup(f.name)[0] is GLOBAL:
+                return PRIMS[f.name]
+        return None
+
+    def form_quote(self, x, tail):
+        self.emit(CONST, core.quote_datum(x), x)
+
+    def form_dot(self, x, tail):
+        e, fields = core.dot_parts(x)
+        self.expr(e, False)
+        for f in fields:
+            self.emit(FIELD, f.name, x)
+
+    def form_if(self, x, tail):
+        c, a, b = core.if_parts(x)
+        self.expr(c, False)
+        jif = len(self.code.instrs)
+        self.emit(JUMP_IF_FALSE, None, c if getattr(c, "span", None) else x)
+        self.expr(a, tail)
+        if not tail:
+            jmp = len(self.code.instrs)
+            self.emit(JUMP, None, x)
+        self.code.instrs[jif] = (JUMP_IF_FALSE, len(self.code.instrs))
+        self.expr(b, tail)
+        if not tail:
+            self.code.instrs[jmp] = (JUMP, len(self.code.instrs))
+
+    def form_let(self, x, tail):
+        pairs, body = core.let_parts(x)
+        self.scopes.append({})
+        for p, e in pairs:
+            self.expr(e, False)
+            self.bind(p, x)
+        self.expr(body, tail)
+        self.scopes.pop()
+
+    def form_letrec(self, x, tail):
+        pairs, body = core.letrec_parts(x)
+        scope = {}
+        self.scopes.append(scope)
+        slots = []
+        for p, _ in pairs:
+            scope[p.name] = self.new_slot()
+            slots.append(scope[p.name])
+        group = []
+        for (p, fnform), slot in zip(pairs, slots):
+            code, caps = self.compile_fn(fnform, p.name)
+            group.append((slot, code, caps))
+        self.emit(LETREC, tuple(group), x)
+        self.expr(body, tail)
+        self.scopes.pop()
+
+    def form_fn(self, x, tail, name="fn"):
+        code, caps = self.compile_fn(x, name)
+        self.emit(CLOSURE, (code, caps), x)
+
+    def compile_fn(self, x, name):
+        params, body = core.fn_parts(x)
+        names = tuple(p.name if type(p) is Symbol else None for p in params)
+        code = Code(name, len(params), names, x.span, self.env.globals)
+        sub = _FnCompiler(self, code, self.env)
+        for i, p in enumerate(params):
+            if type(p) is Symbol:
+                sub.scopes[0][p.name] = i
+        for i, p in enumerate(params):
+            if type(p) is Vec:
+                sub.emit(LOCAL, i, p)
+                sub.bind(p, x)
+        sub.expr(body, True)
+        return code, tuple(sub.captures)
+
+    def form_def(self, x, tail):
+        core.fail("def is only allowed at the top level", x)
+
+    form_defrecord = form_def
+
+    def call(self, x, tail):
+        f, args, kwargs = core.call_parts(x)
+        p = self.static_prim(f)
+        if p is not None and not kwargs:
+            n = len(args)
+            if n < p.min_args or (p.max_args is not None and n > p.max_args):
+                raise SxTypeError(f"{p.name} takes {p.arity_text()}, got {n}", x.span)
+            for a in args:
+                self.expr(a, False)
+            self.emit(PRIM, (p.impl, n), x)
+            if tail:
+                self.emit(RETURN, None, x)
+            return
+        self.expr(f, False)
+        for a in args:
+            self.expr(a, False)
+        for _, v in kwargs:
+            self.expr(v, False)
+        if kwargs:
+            names = tuple(k.name for k, _ in kwargs)
+            self.emit(TAILCALL_KW if tail else CALL_KW, (len(args), names), x)
+        else:
+            self.emit(TAILCALL if tail else CALL, len(args), x)
+
+
+def SxSyntaxErrorAt(message, form):
+    from .errors import SxSyntaxError
+    return SxSyntaxError(message, getattr(form, "span", None))
+
+
+class Env:
+    """A global environment: the values of top-level names."""
+
+    def __init__(self):
+        self.globals: dict = {}
+        self.names: set = set()
+        self.spans: dict = {}
+
+    def compile_expr(self, form, name="<expr>"):
+        """Compile ``form`` as a function of no arguments (a thunk)."""
+        code = Code(name, 0, (), getattr(form, "span", None), self.globals)
+        comp = _FnCompiler(None, code, self)
+        if core_head(form) == "fn" and name != "<expr>":
+            comp.form_fn(form, False, name)
+            comp.emit(RETURN, None, form)
+        else:
+            comp.expr(form, True)
+        return Closure(code, ())
+
+    def eval(self, form):
+        """Evaluate one expression in this environment."""
+        return run(self.compile_expr(form), ())
+
+    def load(self, forms):
+        """Evaluate a module's top-level forms in order."""
+        for form in forms:
+            name = core.top_level_name(form)
+            if name is not None:
+                self.names.add(name.name)
+        for form in forms:
+            self.define(form)
+
+    def define(self, form):
+        h = core_head(form)
+        if h == "def":
+            name, e = core.def_parts(form)
+            self.names.add(name.name)
+            value = run(self.compile_expr(e, name.name), ())
+            self.globals[name.name] = value
+            self.spans[name.name] = name.span
+        elif h == "defrecord":
+            name, fields = core.defrecord_parts(form)
+            for f in fields:
+                problem = RecordType.field_name_problem(f.name)
+                if problem:
+                    core.fail(problem, f, form)
+            self.names.add(name.name)
+            self.globals[name.name] = RecordType(name.name, [f.name for f in fields],
+                                                 name.span)
+            self.spans[name.name] = name.span
+        else:
+            core.fail("a module's top-level forms are definitions (def, defn, defrecord); "
+                      "call functions from main", form)
+
+
+def core_head(form):
+    if type(form) is Form and form.items and type(form.items[0]) is Symbol:
+        return form.items[0].name
+    return None
+
+
+# -- running ---------------------------------------------------------------------
+
+def _arity_error(name, want, got, span):
+    return SxTypeError(f"{name} takes {want} argument{'s' * (want != 1)}, got {got}", span)
+
+
+def _bind_kwargs(code, args, names, values, span):
+    """Positional list for ``code`` from positional args plus keyword args."""
+    n = code.nparams
+    if len(args) > n:
+        raise _arity_error(code.name, n, len(args) + len(names), span)
+    out = list(args) + [_MISSING] * (n - len(args))
+    for k, v in zip(names, values):
+        try:
+            i = code.param_names.index(k)
+        except ValueError:
+            raise SxTypeError(f"{code.name} has no parameter named {k}", span) from None
+        if out[i] is not _MISSING:
+            raise SxTypeError(f"{code.name} got parameter {k} twice", span)
+        out[i] = v
+    missing = [code.param_names[i] or f"#{i}" for i, v in enumerate(out) if v is _MISSING]
+    if missing:
+        raise SxTypeError(f"{code.name} is missing argument(s) {' '.join(missing)}", span)
+    return out
+
+
+_MISSING = object()
+
+
+def _call_other(f, args, kw, span):
+    """Call a primitive or record constructor (or fail: not a function)."""
+    tf = type(f)
+    if tf is Prim:
+        n = len(args)
+        if n < f.min_args or (f.max_args is not None and n > f.max_args):
+            raise SxTypeError(f"{f.name} takes {f.arity_text()}, got {n}", span)
+        if kw:
+            for k in kw:
+                if k not in f.kwargs:
+                    raise SxTypeError(f"{f.name} has no keyword argument :{k}", span)
+            return f.impl(*args, **kw)
+        return f.impl(*args)
+    if tf is RecordType:
+        return f.make(f.arrange(args, kw or {}))
+    raise SxTypeError(f"cannot call a value of type {type_name(f)}", span)
+
+
+def run(fn, args, kwargs=None):
+    """Call ``fn`` (a closure, primitive or record type) on ``args``."""
+    if type(fn) is not Closure:
+        return _call_other(fn, list(args), kwargs, None)
+    code = fn.code
+    if kwargs:
+        loc = _bind_kwargs(code, list(args), tuple(kwargs), tuple(kwargs.values()), code.span)
+    else:
+        if len(args) != code.nparams:
+            raise _arity_error(code.name, code.nparams, len(args), code.span)
+        loc = list(args)
+    loc.extend([None] * (code.nlocals - code.nparams))
+    return _loop(code, loc, fn.free)
+
+
+def _loop(code, loc, free):
+    frames = []
+    ins = code.instrs
+    pc = 0
+    stk = []
+    try:
+        while True:
+            op, arg = ins[pc]
+            pc += 1
+            if op == LOCAL:
+                stk.append(loc[arg])
+            elif op == CONST:
+                stk.append(arg)
+            elif op == PRIM:
+                impl, n = arg
+                if n == 2:
+                    b = stk.pop()
+                    stk[-1] = impl(stk[-1], b)
+                elif n == 1:
+                    stk[-1] = impl(stk[-1])
+                elif n:
+                    args = stk[-n:]
+                    del stk[-n:]
+                    stk.append(impl(*args))
+                else:
+                    stk.append(impl())
+            elif op == FREE:
+                stk.append(free[arg])
+            elif op == STORE:
+                loc[arg] = stk.pop()
+            elif op == CALL or op == TAILCALL:
+                if arg:
+                    args = stk[-arg:]
+                    del stk[-arg:]
+                else:
+                    args = []
+                f = stk.pop()
+                if type(f) is Closure:
+                    c2 = f.code
+                    if arg != c2.nparams:
+                        raise _arity_error(c2.name, c2.nparams, arg, code.forms[pc - 1].span)
+                    if op == CALL:
+                        frames.append((code, ins, pc, loc, stk, free))
+                        if len(frames) > MAX_FRAMES:
+                            raise SxRuntimeError(
+                                f"recursion deeper than {MAX_FRAMES} calls", None)
+                        stk = []
+                    elif stk:
+                        stk = []
+                    code = c2
+                    ins = c2.instrs
+                    pc = 0
+                    if c2.nlocals > arg:
+                        args.extend([None] * (c2.nlocals - arg))
+                    loc = args
+                    free = f.free
+                    continue
+                if type(f) is Prim and f.min_args <= arg and (f.max_args is None or
+                                                              arg <= f.max_args):
+                    v = f.impl(*args)
+                else:
+                    v = _call_other(f, args, None, code.forms[pc - 1].span)
+                if op == CALL:
+                    stk.append(v)
+                else:
+                    if not frames:
+                        return v
+                    code, ins, pc, loc, stk, free = frames.pop()
+                    stk.append(v)
+            elif op == RETURN:
+                v = stk.pop()
+                if not frames:
+                    return v
+                code, ins, pc, loc, stk, free = frames.pop()
+                stk.append(v)
+            elif op == JUMP_IF_FALSE:
+                c = stk.pop()
+                if c is False:
+                    pc = arg
+                elif c is not True:
+                    if type(c) is np.bool_:
+                        if not c:
+                            pc = arg
+                    else:
+                        raise SxTypeError(f"if expects a bool condition, got {type_name(c)}",
+                                          code.forms[pc - 1].span)
+            elif op == JUMP:
+                pc = arg
+            elif op == GLOBAL:
+                v = code.globals.get(arg, _MISSING)
+                if v is _MISSING:
+                    raise SxNameError(f"{arg} is used before its definition has run",
+                                      code.forms[pc - 1].span)
+                stk.append(v)
+            elif op == UNPACK:
+                v = stk.pop()
+                if type(v) is not tuple or len(v) != arg:
+                    raise SxTypeError(f"cannot destructure {type_name(v)} into {arg} names",
+                                      code.forms[pc - 1].span)
+                stk.extend(reversed(v))
+            elif op == TUPLE:
+                if arg:
+                    v = tuple(stk[-arg:])
+                    del stk[-arg:]
+                else:
+                    v = ()
+                stk.append(v)
+            elif op == FIELD:
+                v = stk.pop()
+                rt = getattr(type(v), "_sx_type", None)
+                if rt is None:
+                    raise SxTypeError(f"field access .{arg} on {type_name(v)}, not a record",
+                                      code.forms[pc - 1].span)
+                i = rt.index.get(arg)
+                if i is None:
+                    raise SxTypeError(f"record {rt.name} has no field {arg} "
+                                      f"(fields: {' '.join(rt.fields)})",
+                                      code.forms[pc - 1].span)
+                stk.append(v._values[i])
+            elif op == CLOSURE:
+                c2, caps = arg
+                stk.append(Closure(c2, tuple([loc[i] if k == LOCAL else free[i]
+                                              for k, i in caps])))
+            elif op == LETREC:
+                made = []
+                for slot, c2, caps in arg:
+                    clo = Closure(c2, None)
+                    loc[slot] = clo
+                    made.append((clo, caps))
+                for clo, caps in made:
+                    clo.free = tuple([loc[i] if k == LOCAL else free[i] for k, i in caps])
+            elif op == CALL_KW or op == TAILCALL_KW:
+                npos, names = arg
+                nk = len(names)
+                values = stk[-nk:]
+                del stk[-nk:]
+                if npos:
+                    args = stk[-npos:]
+                    del stk[-npos:]
+                else:
+                    args = []
+                f = stk.pop()
+                span = code.forms[pc - 1].span
+                if type(f) is Closure:
+                    c2 = f.code
+                    args = _bind_kwargs(c2, args, names, values, span)
+                    if op == CALL_KW:
+                        frames.append((code, ins, pc, loc, stk, free))
+                        if len(frames) > MAX_FRAMES:
+                            raise SxRuntimeError(
+                                f"recursion deeper than {MAX_FRAMES} calls", None)
+                    stk = []
+                    code = c2
+                    ins = c2.instrs
+                    pc = 0
+                    args.extend([None] * (c2.nlocals - c2.nparams))
+                    loc = args
+                    free = f.free
+                    continue
+                v = _call_other(f, args, dict(zip(names, values)), span)
+                if op == CALL_KW:
+                    stk.append(v)
+                else:
+                    if not frames:
+                        return v
+                    code, ins, pc, loc, stk, free = frames.pop()
+                    stk.append(v)
+            else:
+                raise AssertionError(f"bad opcode {op}")
+    except SxError as e:
+        form = code.forms[pc - 1] if pc else None
+        _locate(e, form)
+        for fr in reversed(frames[-4:]):
+            c, _, fpc, *_ = fr
+            call = c.forms[fpc - 1]
+            e.add_note(f"called from {c.name}", getattr(call, "span", None))
+        if len(frames) > 4:
+            e.add_note(f"... and {len(frames) - 4} more calls", None)
+        raise
+
+
+def _locate(e, form):
+    """Attach the span (and, for shapes, the text) of ``form`` to a primitive's error."""
+    if e.span is not None:
+        return
+    e.span = getattr(form, "span", None)
+    if isinstance(e, PrimShapeError):
+        from .printer import dumps
+
+        try:
+            text = dumps(form) if isinstance(form, Seq) else "?"
+        except ValueError:
+            text = "?"
+        if len(text) > 60:
+            text = text[:57] + "..."
+        e.message = f"shape mismatch in {text}: {e.message}"
+        e.args = (e.message,)
+    return e
+
+
+__all__ = ["Env", "run", "Code", "Keyword", "SxShapeError"]

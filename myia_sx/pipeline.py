@@ -1,0 +1,79 @@
+"""The compiler pipeline: a literal table of passes, run in order.
+
+Each row names a pass, the language it reads and the language it writes.
+Every language is printable (:func:`myia_sx.printer.pretty`) and runnable by
+the reference interpreter (:mod:`myia_sx.interp`), so a bug shows at the first
+pass whose output computes the wrong answer.
+
+A user error (:class:`SxError`) passes through unchanged; any other exception
+escaping a pass is a compiler bug and becomes :class:`SxInternalError` naming
+the pass.  Code nested too deeply for the passes' recursion is a user error at
+the top-level form that holds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .errors import SxError, SxInternalError, SxSyntaxError
+from .passes import expand_macros, normalize_anf, resolve_names
+
+
+@dataclass(frozen=True)
+class Pass:
+    name: str
+    reads: str
+    writes: str
+    run: Callable
+
+
+PASSES = (
+    Pass("expand_macros", "Lsurface", "Lcore", expand_macros.run),
+    Pass("resolve_names", "Lcore", "Lcore", resolve_names.run),
+    Pass("normalize_anf", "Lcore", "Lanf", normalize_anf.run),
+)
+
+PASS_NAMES = tuple(p.name for p in PASSES)
+
+
+@dataclass
+class Context:
+    """What the passes know about the world outside the module."""
+
+    global_names: set = field(default_factory=set)
+
+
+def stages(module, ctx=None, upto=None):
+    """Yield ``(pass name, module after it)`` for each pass, stopping after ``upto``."""
+    ctx = ctx or Context()
+    if upto is not None and upto not in PASS_NAMES and upto != "read":
+        raise ValueError(f"unknown pass {upto!r}; passes: read, {', '.join(PASS_NAMES)}")
+    yield "read", module
+    if upto == "read":
+        return
+    for p in PASSES:
+        module = run_pass(p, module, ctx)
+        yield p.name, module
+        if p.name == upto:
+            return
+
+
+def run_pass(p, module, ctx):
+    try:
+        return p.run(module, ctx)
+    except SxError:
+        raise
+    except RecursionError:
+        span = next((f.span for f in module if getattr(f, "span", None)), None)
+        raise SxSyntaxError("code nested too deeply to compile", span) from None
+    except Exception as e:
+        raise SxInternalError(f"pass {p.name}", e) from e
+
+
+def compile_module(module, ctx=None, upto=None):
+    """The module after every pass (or after ``upto``)."""
+    out = module
+    for _, out in stages(module, ctx, upto):
+        pass
+    return out

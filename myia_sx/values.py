@@ -1,0 +1,239 @@
+"""Runtime values shared by the interpreter, the primitives and the API.
+
+Scalars are Python ``int`` (i64), ``float`` (f64), ``bool``, ``None`` and
+``numpy.float32`` (f32); tuples are Python tuples; arrays are numpy arrays of
+f32, f64, i64 (and bool, from comparisons); records are instances of a class
+made per ``defrecord``; functions are :class:`Closure`, primitives
+(:class:`myia_sx.prims.Prim`) and record constructors (:class:`RecordType`).
+Forms (symbols, keywords, ``Form``, ``Vec``, strings) are values too, for macros.
+"""
+
+from __future__ import annotations
+
+import keyword as _pykeyword
+
+import numpy as np
+
+from .forms import Keyword, Seq, Symbol, form_eq
+
+I64_MIN = -(1 << 63)
+I64_MAX = (1 << 63) - 1
+ARRAY_DTYPES = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64",
+                np.dtype(np.int64): "i64", np.dtype(np.bool_): "bool"}
+
+
+def wrap_i64(r: int) -> int:
+    """``r`` reduced to a signed 64-bit integer (two's complement wraparound)."""
+    if I64_MIN <= r <= I64_MAX:
+        return r
+    return ((r - I64_MIN) & 0xFFFFFFFFFFFFFFFF) + I64_MIN
+
+
+def mangle(name: str) -> str:
+    """The Python attribute spelling of an sx name: ``sum-tree`` -> ``sum_tree``."""
+    return name.replace("-", "_")
+
+
+class Closure:
+    """A function value: compiled code plus the values it captured."""
+
+    __slots__ = ("code", "free")
+
+    def __init__(self, code, free):
+        self.code = code
+        self.free = free
+
+    @property
+    def name(self):
+        return self.code.name
+
+    def __repr__(self):
+        return f"<fn {self.code.name}>"
+
+
+class Record:
+    """Base of the classes that ``defrecord`` makes (namedtuple-like)."""
+
+    __slots__ = ("_values",)
+    _fields: tuple = ()
+    _sx_fields: tuple = ()
+    _sx_type = None
+
+    def __init__(self, *args, **kwargs):
+        t = type(self)._sx_type
+        self._values = t.arrange(args, kwargs)
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self):
+        return len(self._values)
+
+    def _asdict(self):
+        return dict(zip(self._fields, self._values))
+
+    def _replace(self, **kwargs):
+        d = self._asdict()
+        d.update(kwargs)
+        return type(self)(**d)
+
+    def __eq__(self, other):
+        return values_equal(self, other)
+
+    def __hash__(self):
+        return hash((type(self).__name__, tuple(map(_hashable, self._values))))
+
+    def __repr__(self):
+        inner = ", ".join(f"{f}={v!r}" for f, v in zip(self._fields, self._values))
+        return f"{type(self).__name__}({inner})"
+
+
+def _hashable(v):
+    return v.tobytes() if isinstance(v, np.ndarray) else v
+
+
+class RecordType:
+    """A record type made by ``(defrecord Name [fields])``; calling it constructs."""
+
+    __slots__ = ("name", "fields", "index", "pyclass", "span")
+
+    def __init__(self, name: str, fields, span=None):
+        self.name = name
+        self.fields = tuple(fields)
+        self.index = {f: i for i, f in enumerate(self.fields)}
+        self.span = span
+        mangled = tuple(mangle(f) for f in self.fields)
+        ns = {"__slots__": (), "_fields": mangled, "_sx_fields": self.fields,
+              "_sx_type": self, "__module__": "myia_sx.records"}
+        for i, (f, m) in enumerate(zip(self.fields, mangled)):
+            ns[m] = property(lambda self, i=i: self._values[i], doc=f"field {f}")
+            self.index.setdefault(m, i)
+        self.pyclass = type(mangle(name), (Record,), ns)
+
+    @staticmethod
+    def field_name_problem(name: str) -> str | None:
+        """Why ``name`` cannot be a record field, or None if it can."""
+        m = mangle(name)
+        if not m.isidentifier() or _pykeyword.iskeyword(m) or m.startswith("_"):
+            return (f"field name {name!r} must be an identifier (letters, digits, "
+                    "- and _, not starting with _ or a digit, not a Python keyword)")
+        return None
+
+    def arrange(self, args, kwargs):
+        """The field values, in order, from positional and keyword arguments."""
+        from .errors import SxTypeError
+
+        n = len(self.fields)
+        if not kwargs:
+            if len(args) != n:
+                raise SxTypeError(f"{self.name} takes {n} field value(s), got {len(args)}")
+            return tuple(args)
+        vals = list(args) + [_MISSING] * (n - len(args))
+        if len(args) > n:
+            raise SxTypeError(f"{self.name} takes {n} field value(s), got {len(args)}")
+        for k, v in kwargs.items():
+            i = self.index.get(k)
+            if i is None:
+                raise SxTypeError(f"{self.name} has no field {k}")
+            if vals[i] is not _MISSING:
+                raise SxTypeError(f"field {k} of {self.name} given twice")
+            vals[i] = v
+        missing = [f for f, v in zip(self.fields, vals) if v is _MISSING]
+        if missing:
+            raise SxTypeError(f"{self.name}: missing field(s) {' '.join(missing)}")
+        return tuple(vals)
+
+    def make(self, values):
+        r = object.__new__(self.pyclass)
+        r._values = values
+        return r
+
+    def __call__(self, *args, **kwargs):
+        return self.make(self.arrange(args, kwargs))
+
+    def __repr__(self):
+        return f"<record {self.name}>"
+
+
+_MISSING = object()
+
+
+def type_name(v) -> str:
+    """A short name for the type of a runtime value, for error messages."""
+    t = type(v)
+    if t is bool or t is np.bool_:
+        return "bool"
+    if t is int or t is np.int64:
+        return "i64"
+    if t is float or t is np.float64:
+        return "f64"
+    if t is np.float32:
+        return "f32"
+    if v is None:
+        return "None"
+    if t is tuple:
+        return "tuple of " + str(len(v))
+    if t is np.ndarray:
+        dt = ARRAY_DTYPES.get(v.dtype, str(v.dtype))
+        return f"array {dt}{list(v.shape)}"
+    if isinstance(v, Record):
+        return "record " + type(v)._sx_type.name
+    if t is Closure:
+        return "function"
+    if t is RecordType:
+        return "record constructor"
+    if t is Symbol:
+        return "symbol"
+    if t is Keyword:
+        return "keyword"
+    if t is str:
+        return "string"
+    if isinstance(v, Seq):
+        return "form"
+    from .prims import Prim
+
+    if t is Prim:
+        return "primitive"
+    return t.__name__
+
+
+def values_equal(a, b) -> bool:
+    """Structural equality of two values (arrays compared element by element)."""
+    ta, tb = type(a), type(b)
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)):
+            return False
+        return a.dtype == b.dtype and a.shape == b.shape and bool(np.array_equal(a, b))
+    if ta is tuple or tb is tuple:
+        return ta is tb and len(a) == len(b) and all(values_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, Record) or isinstance(b, Record):
+        return ta is tb and all(values_equal(x, y) for x, y in zip(a._values, b._values))
+    if isinstance(a, (Seq, Symbol, Keyword)) or isinstance(b, (Seq, Symbol, Keyword)):
+        return form_eq(a, b)
+    if (ta is bool) != (tb is bool):
+        return False
+    return a == b
+
+
+def show_value(v) -> str:
+    """sx-style text of a runtime value (for the CLI and the REPL)."""
+    from .printer import dump_atom, dumps
+
+    t = type(v)
+    if t is tuple:
+        return "[" + " ".join(show_value(x) for x in v) + "]"
+    if isinstance(v, Record):
+        return "(" + type(v)._sx_type.name + "".join(" " + show_value(x) for x in v._values) + ")"
+    if t is np.ndarray:
+        body = np.array2string(v, separator=" ", threshold=200)
+        dt = ARRAY_DTYPES.get(v.dtype, str(v.dtype))
+        return f"(array {body} :dtype {dt})"
+    if t is np.float32:
+        return f"(f32 {dump_atom(float(v))})"
+    if isinstance(v, Seq):
+        return "'" + dumps(v)
+    if t is Symbol:
+        return "'" + v.name
+    if t in (int, float, bool, str, Keyword) or v is None:
+        return dump_atom(v)
+    return repr(v)

@@ -1,0 +1,124 @@
+"""The myia-sx command line, run as a subprocess."""
+
+import pytest
+
+from conftest import ROOT
+
+
+def write(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_help(cli):
+    r = cli("--help")
+    assert r.returncode == 0
+    for word in ("run", "show", "--traceback"):
+        assert word in r.stdout
+
+
+def test_run_example_trains(cli):
+    r = cli("run", ROOT / "examples" / "logistic.sx", "200")
+    assert r.returncode == 0, r.stderr
+    before, after, acc = (float(x) for x in r.stdout.strip().strip("[]").split())
+    assert abs(before - 0.6931471805599453) < 1e-9   # log 2 at w = 0, b = 0
+    assert after < 0.3 and acc == 1.0
+
+
+def test_run_passes_literal_arguments(cli, tmp_path):
+    f = write(tmp_path, "m.sx", "(defn main [a b t] [(+ a b) (get t 1) (len t)])")
+    r = cli("run", f, "1.5", "2", "[7 8 9]")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[3.5 8 3]"
+
+
+def test_run_prints_records_and_bools(cli, tmp_path):
+    f = write(tmp_path, "m.sx", "(defrecord P [x y]) (defn main [] [(P 1 2.5) True None])")
+    r = cli("run", f)
+    assert r.stdout.strip() == "[(P 1 2.5) True None]"
+
+
+@pytest.mark.parametrize("after", ["read", "expand_macros", "resolve_names", "normalize_anf"])
+def test_show_after_each_pass(cli, tmp_path, after):
+    f = write(tmp_path, "m.sx", "(defn main [x] (let [x (+ x 1)] (* (+ x 2) 3)))")
+    r = cli("show", f, "--after", after)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    if after == "read":
+        assert out.startswith("(defn main [x]")
+    else:
+        assert out.startswith("(def main")
+    if after in ("resolve_names", "normalize_anf"):
+        assert "x%1" in out
+    if after == "normalize_anf":
+        assert "(let [x%1 (+ x 1) t%1 (+ x%1 2)] (* t%1 3))" in out
+
+
+def test_show_rejects_unknown_pass(cli, tmp_path):
+    f = write(tmp_path, "m.sx", "(defn main [] 1)")
+    r = cli("show", f, "--after", "nonsense")
+    assert r.returncode != 0
+    assert "invalid choice" in r.stderr
+
+
+def test_syntax_error_prints_location_and_caret(cli, tmp_path):
+    f = write(tmp_path, "bad.sx", "(defn main []\n  (+ 1 2)\n")
+    r = cli("run", f)
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.splitlines()
+    assert lines[0] == f"{f}:1:1: unclosed '(': no matching ')' before end of input"
+    assert lines[1].endswith("(defn main []")
+    assert lines[2].rstrip().endswith("^")
+    assert lines[2].index("^") == lines[1].index("(")
+
+
+def test_name_error_points_at_symbol(cli, tmp_path):
+    f = write(tmp_path, "bad.sx", "(defn helper [x] x)\n(defn main [] (helpr 1))\n")
+    r = cli("run", f)
+    assert r.returncode == 1
+    first = r.stderr.splitlines()[0]
+    assert first == f"{f}:2:16: unbound name helpr (did you mean helper?)"
+
+
+def test_runtime_error_with_call_chain(cli, tmp_path):
+    f = write(tmp_path, "bad.sx", "(defn div [a b] (// a b))\n(defn main [] (+ 1 (div 1 0)))\n")
+    r = cli("run", f)
+    assert r.returncode == 1
+    err = r.stderr
+    assert err.splitlines()[0] == f"{f}:1:17: integer division by zero in //"
+    assert f"{f}:2:20: note: called from main" in err
+    assert "Traceback" not in err
+
+
+def test_traceback_flag_shows_python_traceback(cli, tmp_path):
+    f = write(tmp_path, "bad.sx", "(defn main [] (// 1 0))\n")
+    r = cli("--traceback", "run", f)
+    assert r.returncode == 1
+    assert "Traceback" in r.stderr
+    assert "integer division by zero" in r.stderr
+
+
+def test_missing_file_and_missing_main(cli, tmp_path):
+    r = cli("run", tmp_path / "nope.sx")
+    assert r.returncode == 1 and "cannot read" in r.stderr and "Traceback" not in r.stderr
+    f = write(tmp_path, "nomain.sx", "(defn f [] 1)")
+    r = cli("run", f)
+    assert r.returncode == 1 and "defines no main" in r.stderr
+
+
+def test_bad_argument_literal(cli, tmp_path):
+    f = write(tmp_path, "m.sx", "(defn main [x] x)")
+    r = cli("run", f, "foo")
+    assert r.returncode == 1
+    assert r.stderr.startswith("<argument 1>:1:1: command-line arguments are literals")
+    r = cli("run", f, "(")
+    assert r.returncode == 1 and "<argument 1>:1:1: unclosed" in r.stderr
+
+
+def test_wrong_number_of_arguments_to_main(cli, tmp_path):
+    f = write(tmp_path, "m.sx", "(defn main [x y] x)")
+    r = cli("run", f, "1")
+    assert r.returncode == 1
+    assert r.stderr.splitlines()[0] == f"{f}:1:1: main takes 2 arguments, got 1"
