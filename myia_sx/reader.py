@@ -66,6 +66,26 @@ _STRING_PREFIXES = {"f": "f-strings", "fr": "f-strings", "rf": "f-strings",
                     "r": "raw strings"}
 
 
+# A token that does not start like one of our numbers may still be one for Hy,
+# which reads with Python's int/float/complex after dropping "_" and "," past
+# the first character (``-_1``, ``Infinity``, ``-NaN``, ``Inf_``, non-ASCII
+# digits such as ``\u0663``).  Reading those as symbols would break "what both
+# readers accept reads to the same tree", so they are errors.  Every such token
+# contains a decimal digit or (Hy insists on the capitalisation) Inf or NaN.
+_HY_NUMBER_HINT = re.compile(r"\d|Inf|NaN")
+
+
+def _hy_reads_as_number(tok: str) -> bool:
+    s = tok[0] + tok[1:].replace("_", "").replace(",", "") if len(tok) > 1 else tok
+    for conv in (int, float, complex):
+        try:
+            conv(s)
+        except ValueError:
+            continue
+        return True
+    return False
+
+
 def parse_number(tok: str):
     """The value of a number token, or None if it does not start like one.
 
@@ -75,6 +95,9 @@ def parse_number(tok: str):
     if tok in _SPECIAL_FLOATS:
         return _SPECIAL_FLOATS[tok]
     if not _NUMBERISH.match(tok):
+        if _HY_NUMBER_HINT.search(tok) and _hy_reads_as_number(tok):
+            raise ValueError(f"malformed number {tok}: Hy reads it as a number "
+                             f"(write plain ASCII digits, Inf, -Inf or NaN)")
         return None
     if _INT.match(tok):
         return int(tok.replace("_", ""))
