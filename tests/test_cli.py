@@ -122,3 +122,11 @@ def test_wrong_number_of_arguments_to_main(cli, tmp_path):
     r = cli("run", f, "1")
     assert r.returncode == 1
     assert r.stderr.splitlines()[0] == f"{f}:1:1: main takes 2 arguments, got 1"
+
+
+def test_every_primitive_is_documented():
+    from myia_sx.prims import PRIMS
+
+    text = (ROOT / "docs" / "language.md").read_text()
+    missing = [n for n in PRIMS if f"| `{n}` |" not in text]
+    assert not missing, f"primitives missing from docs/language.md: {missing}"
