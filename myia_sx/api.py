@@ -15,6 +15,7 @@ import numpy as np
 from . import interp, pipeline
 from .errors import SxError, SxInternalError, SxTypeError
 from .forms import Seq
+from .prims import Prim
 from .printer import dumps as _dumps
 from .printer import pretty
 from .reader import read as _read
@@ -137,16 +138,18 @@ class Function:
     """A Python callable for an sx function; converts arguments and results."""
 
     def __init__(self, closure):
-        self.closure = closure
-        self.name = closure.code.name
+        self.closure = closure  # a Closure, or a primitive returned as a value
+        self.name = closure.code.name if type(closure) is Closure else closure.name
         self.__name__ = mangle(self.name)
 
     def __call__(self, *args, **kwargs):
-        code = self.closure.code
-        names = code.param_names
-        sx_args = [to_sx(a, _arg_label(names, i), code.span) for i, a in enumerate(args)]
+        if type(self.closure) is Closure:
+            names, span = self.closure.code.param_names, self.closure.code.span
+        else:
+            names, span = (), None
+        sx_args = [to_sx(a, _arg_label(names, i), span) for i, a in enumerate(args)]
         sx_kwargs = {k.replace("_", "-") if k.replace("_", "-") in names else k:
-                     to_sx(v, k, code.span) for k, v in kwargs.items()}
+                     to_sx(v, k, span) for k, v in kwargs.items()}
         result = _guard("interpreter", interp.run, self.closure, sx_args, sx_kwargs or None)
         return to_python(result)
 
@@ -190,7 +193,12 @@ def to_sx(v, label, span=None):
     if t is np.bool_:
         return bool(v)
     if isinstance(v, Record):
-        return v
+        # records are built in Python, so their fields are checked like arguments
+        vals = v._values
+        new = tuple(to_sx(x, f"{label}.{f}", span) for f, x in zip(v._fields, vals))
+        if all(a is b for a, b in zip(new, vals)):
+            return v
+        return type(v)._sx_type.make(new)
     if isinstance(v, Function):
         return v.closure
     if isinstance(v, (Seq, str)):
@@ -204,7 +212,7 @@ def to_python(v):
     t = type(v)
     if t is tuple:
         return tuple(to_python(x) for x in v)
-    if t is Closure:
+    if t is Closure or t is Prim:
         return Function(v)
     if t is RecordType:
         return v.pyclass

@@ -34,7 +34,10 @@ class Source:
     def line(self, n: int) -> str:
         """The text of 1-based line ``n`` without its newline ('' if absent)."""
         if self._lines is None:
-            self._lines = self.text.splitlines()
+            # Only "\n" ends a line, as in the reader's line count
+            # (str.splitlines would also split at \f, \x1c, U+2028, ...).
+            self._lines = [ln[:-1] if ln.endswith("\r") else ln
+                           for ln in self.text.split("\n")]
         if 1 <= n <= len(self._lines):
             return self._lines[n - 1]
         return ""

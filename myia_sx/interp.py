@@ -19,17 +19,19 @@ recursive.  Records are made by ``defrecord``.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from . import core
-from .errors import SxError, SxNameError, SxRuntimeError, SxShapeError, SxTypeError
-from .forms import Form, Keyword, Seq, Symbol, Vec
+from .errors import SxError, SxNameError, SxRuntimeError, SxSyntaxError, SxTypeError
+from .forms import Form, Seq, Symbol, Vec
 from .prims import PRIMS, Prim, PrimShapeError
 from .values import Closure, RecordType, type_name
 
 # opcodes
 CONST, LOCAL, FREE, GLOBAL, STORE, UNPACK, JUMP_IF_FALSE, JUMP, CLOSURE, LETREC, \
-    CALL, TAILCALL, CALL_KW, TAILCALL_KW, RETURN, FIELD, TUPLE, PRIM = range(18)
+    CALL, TAILCALL, RETURN, FIELD, TUPLE, PRIM = range(16)
 
 MAX_FRAMES = 2_000_000
 
@@ -130,7 +132,7 @@ class _FnCompiler:
             elif where in PRIMS:
                 self.emit(CONST, PRIMS[where], s)
             elif where in core.SPECIAL_FORMS:
-                raise SxSyntaxErrorAt(f"{where} is a special form, not a value", s)
+                raise SxSyntaxError(f"{where} is a special form, not a value", s.span)
             else:
                 raise SxNameError(f"unbound name {where}", s.span)
         else:
@@ -139,7 +141,7 @@ class _FnCompiler:
     def form(self, x, tail):
         items = x.items
         h = items[0].name if items and type(items[0]) is Symbol else None
-        if h in core.SPECIAL_FORMS and self.lookup(h)[0] is GLOBAL:
+        if h in core.SPECIAL_FORMS:
             getattr(self, "form_" + {".": "dot"}.get(h, h))(x, tail)
         else:
             self.call(x, tail)
@@ -205,7 +207,7 @@ class _FnCompiler:
 
     def compile_fn(self, x, name):
         params, body = core.fn_parts(x)
-        names = tuple(p.name if type(p) is Symbol else None for p in params)
+        names = tuple(_user_name(p.name) if type(p) is Symbol else None for p in params)
         code = Code(name, len(params), names, x.span, self.env.globals)
         sub = _FnCompiler(self, code, self.env)
         for i, p in enumerate(params):
@@ -243,14 +245,22 @@ class _FnCompiler:
             self.expr(v, False)
         if kwargs:
             names = tuple(k.name for k, _ in kwargs)
-            self.emit(TAILCALL_KW if tail else CALL_KW, (len(args), names), x)
+            self.emit(TAILCALL if tail else CALL, (len(args), names), x)
         else:
             self.emit(TAILCALL if tail else CALL, len(args), x)
 
 
-def SxSyntaxErrorAt(message, form):
-    from .errors import SxSyntaxError
-    return SxSyntaxError(message, getattr(form, "span", None))
+_RENAMED = re.compile(r"([^%]+)%[0-9]+")
+
+
+def _user_name(name):
+    """The name the user wrote for a parameter that resolve_names renamed (``a%2`` -> ``a``).
+
+    Keyword arguments and error messages use it: the renaming is an internal
+    detail and depends on which other functions in the module use the same name.
+    """
+    m = _RENAMED.fullmatch(name)
+    return m.group(1) if m else name
 
 
 class Env:
@@ -407,16 +417,24 @@ def _loop(code, loc, free):
             elif op == STORE:
                 loc[arg] = stk.pop()
             elif op == CALL or op == TAILCALL:
-                if arg:
-                    args = stk[-arg:]
-                    del stk[-arg:]
+                if type(arg) is int:
+                    n, kw = arg, None
+                else:
+                    n, names = arg
+                    kw = stk[-len(names):]
+                    del stk[-len(names):]
+                if n:
+                    args = stk[-n:]
+                    del stk[-n:]
                 else:
                     args = []
                 f = stk.pop()
                 if type(f) is Closure:
                     c2 = f.code
-                    if arg != c2.nparams:
-                        raise _arity_error(c2.name, c2.nparams, arg, code.forms[pc - 1].span)
+                    if kw is not None:
+                        args = _bind_kwargs(c2, args, names, kw, code.forms[pc - 1].span)
+                    elif n != c2.nparams:
+                        raise _arity_error(c2.name, c2.nparams, n, code.forms[pc - 1].span)
                     if op == CALL:
                         frames.append((code, ins, pc, loc, stk, free))
                         if len(frames) > MAX_FRAMES:
@@ -428,16 +446,17 @@ def _loop(code, loc, free):
                     code = c2
                     ins = c2.instrs
                     pc = 0
-                    if c2.nlocals > arg:
-                        args.extend([None] * (c2.nlocals - arg))
+                    if c2.nlocals > c2.nparams:
+                        args.extend([None] * (c2.nlocals - c2.nparams))
                     loc = args
                     free = f.free
                     continue
-                if type(f) is Prim and f.min_args <= arg and (f.max_args is None or
-                                                              arg <= f.max_args):
+                if kw is None and type(f) is Prim and f.min_args <= n and (
+                        f.max_args is None or n <= f.max_args):
                     v = f.impl(*args)
                 else:
-                    v = _call_other(f, args, None, code.forms[pc - 1].span)
+                    v = _call_other(f, args, None if kw is None else dict(zip(names, kw)),
+                                    code.forms[pc - 1].span)
                 if op == CALL:
                     stk.append(v)
                 else:
@@ -507,42 +526,6 @@ def _loop(code, loc, free):
                     made.append((clo, caps))
                 for clo, caps in made:
                     clo.free = tuple([loc[i] if k == LOCAL else free[i] for k, i in caps])
-            elif op == CALL_KW or op == TAILCALL_KW:
-                npos, names = arg
-                nk = len(names)
-                values = stk[-nk:]
-                del stk[-nk:]
-                if npos:
-                    args = stk[-npos:]
-                    del stk[-npos:]
-                else:
-                    args = []
-                f = stk.pop()
-                span = code.forms[pc - 1].span
-                if type(f) is Closure:
-                    c2 = f.code
-                    args = _bind_kwargs(c2, args, names, values, span)
-                    if op == CALL_KW:
-                        frames.append((code, ins, pc, loc, stk, free))
-                        if len(frames) > MAX_FRAMES:
-                            raise SxRuntimeError(
-                                f"recursion deeper than {MAX_FRAMES} calls", None)
-                    stk = []
-                    code = c2
-                    ins = c2.instrs
-                    pc = 0
-                    args.extend([None] * (c2.nlocals - c2.nparams))
-                    loc = args
-                    free = f.free
-                    continue
-                v = _call_other(f, args, dict(zip(names, values)), span)
-                if op == CALL_KW:
-                    stk.append(v)
-                else:
-                    if not frames:
-                        return v
-                    code, ins, pc, loc, stk, free = frames.pop()
-                    stk.append(v)
             else:
                 raise AssertionError(f"bad opcode {op}")
     except SxError as e:
@@ -565,10 +548,12 @@ def _locate(e, form):
     if isinstance(e, PrimShapeError):
         from .printer import dumps
 
-        try:
-            text = dumps(form) if isinstance(form, Seq) else "?"
-        except ValueError:
-            text = "?"
+        text = _source_text(form)
+        if text is None:
+            try:
+                text = dumps(form) if isinstance(form, Seq) else "?"
+            except ValueError:
+                text = "?"
         if len(text) > 60:
             text = text[:57] + "..."
         e.message = f"shape mismatch in {text}: {e.message}"
@@ -576,4 +561,33 @@ def _locate(e, form):
     return e
 
 
-__all__ = ["Env", "run", "Code", "Keyword", "SxShapeError"]
+def _source_text(form):
+    """The user's text of call ``form`` (its span in the source), or None.
+
+    Later passes name intermediate values (``t%3``), so printing the form
+    itself would show names the user never wrote; the source text does not.
+    Used only when the source text is a call with the same head.
+    """
+    span = getattr(form, "span", None)
+    src = getattr(span, "source", None)
+    if src is None or not src.text or type(form) is not Form or not form.items:
+        return None
+    head = form.items[0]
+    if type(head) is not Symbol:
+        return None
+    lines = []
+    for n in range(span.line, span.end_line + 1):
+        line = src.line(n)
+        if n == span.end_line:
+            line = line[:span.end_col - 1]
+        if n == span.line:
+            line = line[span.col - 1:]
+        if ";" in line and '"' not in line:
+            line = line[:line.index(";")]
+        lines.append(line)
+    text = " ".join(" ".join(lines).split())
+    rest = text[len(head.name) + 1:]
+    if not text.startswith("(" + head.name) or rest[:1] not in (" ", ")"):
+        return None
+    return text
+

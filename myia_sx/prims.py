@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 
 import numpy as np
 
@@ -205,10 +206,15 @@ def _pow(a, b):
     return _array_binop("**", np.power, a, b)
 
 
+_ONE_ARG = object()  # (max x) reduces; (max a b) compares, even if b is None
+
+
 def _minmax(name, pick, npop, npreduce):
-    def impl(a, b=None, axis=None, keepdims=False):
-        if b is None:
+    def impl(a, b=_ONE_ARG, axis=None, keepdims=False):
+        if b is _ONE_ARG:
             return _reduce(name, npreduce, a, axis, keepdims)
+        if axis is not None or keepdims:
+            raise SxTypeError(f"{name} of two values takes no :axis or :keepdims")
         ta, tb = type(a), type(b)
         if (ta is float or ta is int) and (tb is float or tb is int):
             if a != a or b != b:
@@ -229,6 +235,8 @@ def _check_axis(axis, ndim, name):
                               f"got {type_name(ax)}")
         if not -ndim <= ax < ndim:
             raise PrimShapeError(f"axis {ax} out of range for an array of rank {ndim}")
+    if len({ax % ndim for ax in axes}) != len(axes):
+        raise PrimShapeError(f"repeated axis in :axis {axis}")
 
 
 def _reduce(name, fn, x, axis, keepdims):
@@ -238,7 +246,8 @@ def _reduce(name, fn, x, axis, keepdims):
         _check_axis(axis, x.ndim, name)
     if x.size == 0 and name in ("max", "min"):
         raise SxRuntimeError(f"{name} of an empty array")
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # mean of an empty array is NaN
         return scalar(fn(x, axis=axis, keepdims=bool(keepdims)))
 
 
@@ -337,10 +346,11 @@ def _int(x):
 def _f32(x):
     """Convert to f32 (scalars and arrays)."""
     t = type(x)
-    if t is float or t is int or t is np.float32:
-        return np.float32(x)
-    _num_or_array("f32", x, 1)
-    return x.astype(np.float32)
+    with np.errstate(all="ignore"):  # out of f32 range is +-Inf, as IEEE says
+        if t is float or t is int or t is np.float32:
+            return np.float32(x)
+        _num_or_array("f32", x, 1)
+        return x.astype(np.float32)
 
 
 # -- comparisons and logic ------------------------------------------------------
@@ -442,16 +452,26 @@ def _dtype_arg(name, dtype, default):
     return _DTYPE_NAMES[key]
 
 
+def _alloc(name, make, shape, *args):
+    """``make(shape, *args)``; an array too big for memory is a user error, not a crash."""
+    try:
+        return make(shape, *args)
+    except (MemoryError, ValueError):
+        raise SxRuntimeError(f"{name}: cannot allocate an array of shape {shape}") from None
+
+
 @prim("zeros", 1, 1, {"dtype": None})
 def _zeros(shape, dtype=None):
     """Array of zeros of the given shape (f64 unless :dtype)."""
-    return np.zeros(_shape_arg("zeros", shape), _dtype_arg("zeros", dtype, np.float64))
+    return _alloc("zeros", np.zeros, _shape_arg("zeros", shape),
+                  _dtype_arg("zeros", dtype, np.float64))
 
 
 @prim("ones", 1, 1, {"dtype": None})
 def _ones(shape, dtype=None):
     """Array of ones of the given shape (f64 unless :dtype)."""
-    return np.ones(_shape_arg("ones", shape), _dtype_arg("ones", dtype, np.float64))
+    return _alloc("ones", np.ones, _shape_arg("ones", shape),
+                  _dtype_arg("ones", dtype, np.float64))
 
 
 def _scalar_dtype(v):
@@ -468,8 +488,8 @@ def _scalar_dtype(v):
 @prim("full", 2, 2, {"dtype": None})
 def _full(shape, value, dtype=None):
     """Array of the given shape filled with value (dtype of value unless :dtype)."""
-    return np.full(_shape_arg("full", shape), value,
-                   _dtype_arg("full", dtype, _scalar_dtype(value)))
+    return _alloc("full", np.full, _shape_arg("full", shape), value,
+                  _dtype_arg("full", dtype, _scalar_dtype(value)))
 
 
 @prim("array", 1, 1, {"dtype": None})
@@ -524,7 +544,10 @@ def _transpose(x, axes=None):
     """Reverse the axes of an array (or permute them by :axes)."""
     _need_array("transpose", x)
     if axes is not None:
-        if type(axes) is not tuple or sorted(axes) != list(range(x.ndim)):
+        if type(axes) is not tuple or not all(type(a) is int for a in axes):
+            raise SxTypeError(f":axes of transpose must be a tuple of integers, "
+                              f"got {type_name(axes)}")
+        if sorted(axes) != list(range(x.ndim)):
             raise PrimShapeError(f":axes {axes} is not a permutation of {x.ndim} axes")
     return np.transpose(x, axes)
 

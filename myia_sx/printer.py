@@ -190,7 +190,7 @@ def _pp(x, col, width, flat, depth):
                 else:
                     piece = _pp(item, ncol + 1, width, flat, depth + 1)
                 text += " " + piece
-                ncol = _last_col(text, 0)
+                ncol = _last_col(text, col)
             else:
                 text += pad(body_col) + _pp(item, body_col, width, flat, depth + 1)
         return text + c

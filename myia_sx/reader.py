@@ -22,7 +22,7 @@ from .errors import SxSyntaxError
 from .forms import Form, Keyword, Source, Span, Symbol, Vec
 
 _TOKEN = re.compile(
-    r"""(?P<ws>\s+)
+    r"""(?P<ws>[\ \t\n\r\f\v]+)
       |(?P<comment>;[^\n]*)
       |(?P<open>[(\[])
       |(?P<close>[)\]])
@@ -31,6 +31,7 @@ _TOKEN = re.compile(
       |(?P<prefix>'|`|~@|~)
       |(?P<hash>\#.?)
       |(?P<brace>[{}])
+      |(?P<space>\s)
       |(?P<atom>[^\s()\[\]{}";'`~]+)
     """,
     re.VERBOSE | re.DOTALL,
@@ -71,13 +72,19 @@ _STRING_PREFIXES = {"f": "f-strings", "fr": "f-strings", "rf": "f-strings",
 # the first character (``-_1``, ``Infinity``, ``-NaN``, ``Inf_``, non-ASCII
 # digits such as ``\u0663``).  Reading those as symbols would break "what both
 # readers accept reads to the same tree", so they are errors.  Every such token
-# contains a decimal digit or (Hy insists on the capitalisation) Inf or NaN.
+# contains a decimal digit or (Hy insists on the capitalisation) Inf or NaN,
+# and starts with a sign, a dot, a digit or the first letter of inf/nan
+# (Hy keeps the first character when it drops separators).
 _HY_NUMBER_HINT = re.compile(r"\d|Inf|NaN")
+
+
+def _int_any_base(s: str) -> int:
+    return int(s, 0)
 
 
 def _hy_reads_as_number(tok: str) -> bool:
     s = tok[0] + tok[1:].replace("_", "").replace(",", "") if len(tok) > 1 else tok
-    for conv in (int, float, complex):
+    for conv in (int, _int_any_base, float, complex):
         try:
             conv(s)
         except ValueError:
@@ -95,7 +102,8 @@ def parse_number(tok: str):
     if tok in _SPECIAL_FLOATS:
         return _SPECIAL_FLOATS[tok]
     if not _NUMBERISH.match(tok):
-        if _HY_NUMBER_HINT.search(tok) and _hy_reads_as_number(tok):
+        if ((tok[0] in "+-.iInN" or tok[0].isdigit()) and _HY_NUMBER_HINT.search(tok)
+                and _hy_reads_as_number(tok)):
             raise ValueError(f"malformed number {tok}: Hy reads it as a number "
                              f"(write plain ASCII digits, Inf, -Inf or NaN)")
         return None
@@ -123,14 +131,20 @@ def _unescape(body: str, err):
         e = m.group(1)
         c = e[0]
         if c in "xuU":
-            return chr(int(e[1:], 16))
+            if len(e) == 1:
+                want = {"x": 2, "u": 4, "U": 8}[c]
+                err(f"truncated escape \\{c} in string: needs {want} hex digits")
+            code = int(e[1:], 16)
+            if code > 0x10FFFF:
+                err(f"escape \\{e} is beyond the last Unicode character U+10FFFF")
+            return chr(code)
         if c == "N":
             import unicodedata
             try:
                 return unicodedata.lookup(e[2:-1])
             except KeyError:
                 err(f"unknown character name in escape \\{e}")
-        if c.isdigit():
+        if c in "01234567":
             return chr(int(e, 8))
         if c in _SIMPLE_ESCAPES:
             return _SIMPLE_ESCAPES[c]
@@ -220,6 +234,10 @@ def read(text: str, filename: str = "<string>", source: Source | None = None) ->
             emit(o.cls(o.items, Span(src, o.line, o.col, line, col + 1)), line, col + 1)
         elif kind == "str":
             body = m.group()[1:-1]
+            if "\r" in body:
+                # a raw line break in a literal is "\n" whatever its spelling
+                # (as in Hy, and as read_file's universal newlines give)
+                body = body.replace("\r\n", "\n").replace("\r", "\n")
             s_line, s_col = line, col
             nl = text.count("\n", start, pos)
             if nl:
@@ -241,6 +259,12 @@ def read(text: str, filename: str = "<string>", source: Source | None = None) ->
                  else f"{feature} are not supported", line, col, col + len(tok))
         elif kind == "brace":
             fail("dict literals {...} are Hy-only syntax", line, col)
+        elif kind == "space":
+            # Hy's whitespace is ASCII only: it would read this character as
+            # part of a symbol.  We refuse it rather than guess.
+            ch = m.group()
+            fail(f"character U+{ord(ch):04X} ({_char_name(ch)}) is not whitespace "
+                 f"in .sx source (only ASCII spaces, tabs and line breaks are)", line, col)
     if pos != n:
         fail(f"unexpected character {text[pos]!r}", line, pos - line_start + 1)
     if stack:
@@ -251,6 +275,12 @@ def read(text: str, filename: str = "<string>", source: Source | None = None) ->
         fail(f"unclosed {o.char!r}: no matching {closer!r} before end of input",
              o.line, o.col)
     return tuple(top)
+
+
+def _char_name(ch: str) -> str:
+    import unicodedata
+
+    return unicodedata.name(ch, "control character")
 
 
 def _atom(tok, src, line, col, end_col, fail):
@@ -282,7 +312,13 @@ def _dotted(tok, src, line, col, end_col, span, fail):
     items = [Symbol(".", span)]
     c = col
     for part in parts:
-        if not part or part in ("True", "False", "None") or _NUMBERISH.match(part):
+        bad = not part or part in ("True", "False", "None") or part[0] in ":#"
+        if not bad:
+            try:
+                bad = parse_number(part) is not None
+            except ValueError:
+                bad = True
+        if bad:
             fail(f"malformed dotted name {tok}", line, col, end_col)
         items.append(Symbol(part, Span(src, line, c, line, c + len(part))))
         c += len(part) + 1

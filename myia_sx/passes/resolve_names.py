@@ -99,7 +99,7 @@ class _Resolver:
         if t is not Form:
             return x
         h = head_name(x)
-        if h in core.SPECIAL_FORMS and not any(h in s for s in scopes):
+        if h in core.SPECIAL_FORMS:
             return getattr(self, "form_" + {".": "dot"}.get(h, h))(x, scopes)
         f, args, kwargs = core.call_parts(x)
         items = [self.expr(f, scopes)] + [self.expr(a, scopes) for a in args]
