@@ -21,10 +21,12 @@ import re
 from .errors import SxSyntaxError
 from .forms import Form, Keyword, Source, Span, Symbol, Vec
 
+# Each match is optional trivia (ASCII whitespace, comments) then one token;
+# the empty ``end`` token matches at the end of input (or at a character no
+# token accepts, which is then reported).
 _TOKEN = re.compile(
-    r"""(?P<ws>[\ \t\n\r\f\v]+)
-      |(?P<comment>;[^\n]*)
-      |(?P<open>[(\[])
+    r"""(?:[\ \t\n\r\f\v]+|;[^\n]*)*
+     (?:(?P<open>[(\[])
       |(?P<close>[)\]])
       |(?P<str>"[^"\\]*(?:\\.[^"\\]*)*")
       |(?P<unterminated>")
@@ -33,6 +35,7 @@ _TOKEN = re.compile(
       |(?P<brace>[{}])
       |(?P<space>\s)
       |(?P<atom>[^\s()\[\]{}";'`~]+)
+      |(?P<end>))
     """,
     re.VERBOSE | re.DOTALL,
 )
@@ -198,29 +201,37 @@ def read(text: str, filename: str = "<string>", source: Source | None = None) ->
     pos = 0
     n = len(text)
     for m in _TOKEN.finditer(text):
-        start = m.start()
-        if start != pos:
-            fail(f"unexpected character {text[pos]!r}", line, pos - line_start + 1)
-        pos = m.end()
         kind = m.lastgroup
-        col = start - line_start + 1
-        if kind == "ws":
-            nl = text.count("\n", start, pos)
+        start = m.start(kind)
+        if start != pos:
+            if m.start() != pos:
+                fail(f"unexpected character {text[pos]!r}", line, pos - line_start + 1)
+            nl = text.count("\n", pos, start)
             if nl:
                 line += nl
-                line_start = text.rfind("\n", start, pos) + 1
-        elif kind == "atom":
-            tok = m.group()
+                line_start = text.rfind("\n", pos, start) + 1
+        pos = m.end()
+        col = start - line_start + 1
+        if kind == "atom":
+            tok = m.group(kind)
             end_col = col + len(tok)
             if pos < n and text[pos] == '"' and tok in _STRING_PREFIXES:
                 fail(f"{_STRING_PREFIXES[tok]} ({tok}\"...\") are Hy-only syntax",
                      line, col, end_col + 1)
-            emit(_atom(tok, src, line, col, end_col, fail), line, end_col)
+            form = _atom(tok, src, line, col, end_col, fail)
+            if stack and type(stack[-1]) is _Open:
+                stack[-1].items.append(form)
+            else:
+                emit(form, line, end_col)
+        elif kind == "end":
+            if pos != n:
+                fail(f"unexpected character {text[pos]!r}", line, pos - line_start + 1)
+            break
         elif kind == "open":
-            ch = m.group()
+            ch = m.group(kind)
             stack.append(_Open(Form if ch == "(" else Vec, line, col, ch))
         elif kind == "close":
-            ch = m.group()
+            ch = m.group(kind)
             if not stack:
                 fail(f"unexpected {ch!r} with no open bracket", line, col)
             o = stack[-1]
@@ -233,7 +244,7 @@ def read(text: str, filename: str = "<string>", source: Source | None = None) ->
             stack.pop()
             emit(o.cls(o.items, Span(src, o.line, o.col, line, col + 1)), line, col + 1)
         elif kind == "str":
-            body = m.group()[1:-1]
+            body = m.group(kind)[1:-1]
             if "\r" in body:
                 # a raw line break in a literal is "\n" whatever its spelling
                 # (as in Hy, and as read_file's universal newlines give)
@@ -245,15 +256,13 @@ def read(text: str, filename: str = "<string>", source: Source | None = None) ->
                 line_start = text.rfind("\n", start, pos) + 1
             value = _unescape(body, lambda msg: fail(msg, s_line, s_col))
             emit(value, line, pos - line_start + 1)
-        elif kind == "comment":
-            pass
         elif kind == "prefix":
-            tok = m.group()
+            tok = m.group(kind)
             stack.append(_Prefix(_PREFIX_NAMES[tok], line, col, col + len(tok), tok))
         elif kind == "unterminated":
             fail("unterminated string", line, col)
         elif kind == "hash":
-            tok = m.group()
+            tok = m.group(kind)
             feature = _HASH_FEATURES.get(tok, "reader macros (#...)")
             fail(f"{feature} are Hy-only syntax" if not feature.endswith("lines")
                  else f"{feature} are not supported", line, col, col + len(tok))
@@ -262,7 +271,7 @@ def read(text: str, filename: str = "<string>", source: Source | None = None) ->
         elif kind == "space":
             # Hy's whitespace is ASCII only: it would read this character as
             # part of a symbol.  We refuse it rather than guess.
-            ch = m.group()
+            ch = m.group(kind)
             fail(f"character U+{ord(ch):04X} ({_char_name(ch)}) is not whitespace "
                  f"in .sx source (only ASCII spaces, tabs and line breaks are)", line, col)
     if pos != n:
