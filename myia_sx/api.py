@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import interp, pipeline
-from .errors import SxError, SxInternalError, SxTypeError
+from .errors import SxError, SxInternalError, SxSyntaxError, SxTypeError
 from .forms import Seq
 from .prims import Prim
 from .printer import dumps as _dumps
@@ -80,11 +80,12 @@ def _check_backend(backend):
 
 def _guard(where, fn, *args):
     try:
-        return fn(*args)
+        with pipeline.deep_recursion():
+            return fn(*args)
     except SxError:
         raise
     except RecursionError:
-        raise SxInternalError(where, RecursionError("Python recursion limit")) from None
+        raise SxSyntaxError("code nested too deeply to compile", None) from None
     except Exception as e:
         raise SxInternalError(where, e) from e
 

@@ -293,7 +293,11 @@ class Env:
             if name is not None:
                 self.names.add(name.name)
         for form in forms:
-            self.define(form)
+            try:
+                self.define(form)
+            except RecursionError:
+                raise SxSyntaxError("code nested too deeply to compile",
+                                    getattr(form, "span", None)) from None
 
     def define(self, form):
         h = core_head(form)

@@ -13,6 +13,8 @@ the top-level form that holds it.
 
 from __future__ import annotations
 
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -59,9 +61,27 @@ def stages(module, ctx=None, upto=None):
             return
 
 
+# Passes recurse over code (not data: quoted forms and the reader are
+# iterative).  This limit lets code nest a few thousand levels deep, well within
+# the C stack, before it is reported as a user error.
+RECURSION_LIMIT = 20_000
+
+
+@contextmanager
+def deep_recursion():
+    """Raise Python's recursion limit to :data:`RECURSION_LIMIT` for a while."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, RECURSION_LIMIT))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
+
+
 def run_pass(p, module, ctx):
     try:
-        return p.run(module, ctx)
+        with deep_recursion():
+            return p.run(module, ctx)
     except SxError:
         raise
     except RecursionError:

@@ -130,3 +130,20 @@ def test_every_primitive_is_documented():
     text = (ROOT / "docs" / "language.md").read_text()
     missing = [n for n in PRIMS if f"| `{n}` |" not in text]
     assert not missing, f"primitives missing from docs/language.md: {missing}"
+
+
+def test_deeply_nested_code_compiles_and_runs():
+    import myia_sx
+
+    depth = 3000
+    m = myia_sx.load_string("(defn main [x] " + "(+ 1 " * depth + "x" + ")" * depth + ")")
+    assert m.main(0) == depth
+
+
+def test_too_deeply_nested_code_is_a_user_error():
+    import myia_sx
+
+    depth = 50_000
+    with pytest.raises(myia_sx.SxSyntaxError, match="nested too deeply") as e:
+        myia_sx.load_string("(defn main [x] " + "(+ 1 " * depth + "x" + ")" * depth + ")")
+    assert str(e.value).startswith("<string>:1:1: ")
