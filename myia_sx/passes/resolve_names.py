@@ -86,7 +86,7 @@ class _Resolver:
         known = set(self.globals) | set(PRIMS)
         for scope in scopes:
             known |= set(scope)
-        close = difflib.get_close_matches(s.name, sorted(known), n=3, cutoff=0.6)
+        close = difflib.get_close_matches(s.name, sorted(known), n=3, cutoff=0.65)
         hint = f" (did you mean {' or '.join(close)}?)" if close else ""
         return SxNameError(f"unbound name {s.name}{hint}", s.span)
 
