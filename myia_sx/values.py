@@ -60,8 +60,15 @@ class Record:
     _sx_type = None
 
     def __init__(self, *args, **kwargs):
+        from .errors import SxError
+
         t = type(self)._sx_type
-        self._values = t.arrange(args, kwargs)
+        try:
+            self._values = t.arrange(args, kwargs)
+        except SxError as e:
+            if e.span is None:  # called from Python: point at the defrecord
+                e.span = t.span
+            raise
 
     def __iter__(self):
         return iter(self._values)

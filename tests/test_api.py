@@ -477,3 +477,10 @@ def test_bad_calls_give_sx_errors(src, args):
         mod.f(*args)
     assert ei.value.span is not None
     assert re.match(r"<string>:\d+:\d+: ", str(ei.value))
+
+
+def test_record_construction_error_from_python_points_at_defrecord():
+    m = myia_sx.load_string("(defn f [] 1)\n(defrecord Point [x y])")
+    with pytest.raises(myia_sx.SxTypeError) as e:
+        m.Point(1.0)
+    assert str(e.value) == "<string>:2:12: Point takes 2 field value(s), got 1"
