@@ -5,7 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from myia_sx.forms import Form, Vec
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAMS = ROOT / "tests" / "programs"
@@ -24,3 +27,28 @@ def run_cli(*args, input=None, timeout=120):
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def same(got, want):
+    """Assert equal values of the same Python type (tuples element by element,
+    arrays with the same dtype and shape)."""
+    assert type(got) is type(want), (got, want)
+    if type(want) is tuple:
+        assert len(got) == len(want), (got, want)
+        for g, w in zip(got, want):
+            same(g, w)
+    elif isinstance(want, np.ndarray):
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+    else:
+        assert got == want, (got, want)
+
+
+def F(*items):
+    """A paren form of ``items``."""
+    return Form(items)
+
+
+def V(*items):
+    """A bracket form of ``items``."""
+    return Vec(items)

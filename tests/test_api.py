@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import myia_sx
+from conftest import same
 from myia_sx import (Form, Keyword, SxError, SxInternalError, SxNameError, SxRuntimeError,
                      SxSyntaxError, SxTypeError, Symbol, Vec)
 
@@ -40,19 +41,6 @@ def sx_file(tmp_path):
     path = tmp_path / "model.sx"
     path.write_text(SRC)
     return path
-
-
-def same(got, want):
-    assert type(got) is type(want), (got, want)
-    if type(want) is tuple:
-        assert len(got) == len(want)
-        for g, w in zip(got, want):
-            same(g, w)
-    elif isinstance(want, np.ndarray):
-        assert got.dtype == want.dtype and got.shape == want.shape
-        np.testing.assert_array_equal(got, want)
-    else:
-        assert got == want
 
 
 # -- loading -------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import myia_sx
+from conftest import same
 from myia_sx import (Form, SxError, SxNameError, SxRuntimeError, SxShapeError,
                      SxSyntaxError, SxTypeError, Symbol)
 
@@ -30,20 +31,6 @@ def ev(expr):
 
 def where(err):
     return (err.span.line, err.span.col)
-
-
-def same(got, want):
-    """Equal values of the same Python type (tuples compared element by element)."""
-    assert type(got) is type(want), (got, want)
-    if type(want) is tuple:
-        assert len(got) == len(want), (got, want)
-        for g, w in zip(got, want):
-            same(g, w)
-    elif isinstance(want, np.ndarray):
-        assert got.dtype == want.dtype and got.shape == want.shape
-        np.testing.assert_array_equal(got, want)
-    else:
-        assert got == want, (got, want)
 
 
 # -- fn ------------------------------------------------------------------------

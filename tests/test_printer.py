@@ -19,16 +19,10 @@ from myia_sx.forms import Form, Keyword, Symbol, Vec, form_eq
 from myia_sx.printer import dump_atom, dumps, pretty, symbol_readable
 from myia_sx.reader import read_one as loads
 
+from conftest import F, V  # noqa: E402
+
 S = Symbol
 K = Keyword
-
-
-def F(*items):
-    return Form(items)
-
-
-def V(*items):
-    return Vec(items)
 
 
 # --------------------------------------------------------------------------

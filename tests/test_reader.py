@@ -15,16 +15,10 @@ from myia_sx.forms import Form, Keyword, Span, Symbol, Vec, form_eq
 from myia_sx.printer import dumps
 from myia_sx.reader import parse_number, read, read_one
 
+from conftest import F, V  # noqa: E402
+
 S = Symbol
 K = Keyword
-
-
-def F(*items):
-    return Form(items)
-
-
-def V(*items):
-    return Vec(items)
 
 
 def read_error(text: str, filename: str = "<string>") -> SxSyntaxError:
