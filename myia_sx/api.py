@@ -57,16 +57,94 @@ def load_string(text: str, backend: str | None = None, filename: str = "<string>
     """Load ``.sx`` source text."""
     backend = _check_backend(backend)
     forms = _read(text, filename)
-    env = interp.Env()
+    env = new_env()
     final = compile_forms(forms, env)
     _guard("interpreter", env.load, final)
     return Module(env, final, backend, filename)
 
 
-def compile_forms(forms, env, upto=None):
-    """``forms`` after the pipeline, resolved against ``env``'s names."""
-    ctx = pipeline.Context(global_names=set(env.names))
+def new_env():
+    """A fresh global environment for one module (or one REPL session)."""
+    return interp.Env()
+
+
+def compile_forms(forms, env, upto=None, expressions=False):
+    """``forms`` after the pipeline, resolved against ``env``'s names.
+
+    With ``expressions``, a top-level form that is not a definition becomes
+    ``(def _ form)`` (REPL input), so its value can be read back as ``_``.
+    """
+    ctx = pipeline.Context(global_names=set(env.names), expressions=expressions)
     return pipeline.compile_module(forms, ctx, upto)
+
+
+class Session:
+    """An incremental program, fed one chunk of source at a time (the REPL).
+
+    Definitions accumulate; a top-level expression is evaluated and its value
+    returned (and bound to ``_``).  A chunk that fails anywhere leaves the
+    session exactly as it was before the chunk.
+    """
+
+    def __init__(self, backend: str | None = None):
+        self.backend = _check_backend(backend)
+        self.env = new_env()
+
+    @property
+    def names(self):
+        """Every name defined so far (sx spelling)."""
+        return sorted(self.env.names)
+
+    def run(self, text: str, filename: str = "<repl>") -> list:
+        """Run every form of ``text``; one ``(kind, payload)`` per form.
+
+        ``kind`` is ``"value"`` (payload: the Python value) or ``"defined"``
+        (payload: the list of names the form defined).
+        """
+        forms = _read(text, filename)
+        saved = self.env.snapshot()
+        results = []
+        try:
+            for form in forms:
+                final = compile_forms((form,), self.env, expressions=True)
+                _guard("interpreter", self.env.load, final)
+                if _is_expression(final):
+                    results.append(("value", to_python(self.env.globals["_"])))
+                else:
+                    results.append(("defined", _defined_names(final)))
+        except BaseException:
+            self.env.restore(saved)
+            raise
+        return results
+
+    def ir(self, pass_name: str, text: str) -> str:
+        """The pretty-printed IR of the forms in ``text`` after ``pass_name``."""
+        forms = _read(text, "<repl>")
+        out = compile_forms(forms, self.env, upto=pass_name, expressions=True)
+        shown = [f.items[2] if _is_expression((f,)) else f for f in out]
+        return "\n".join(pretty(f) for f in shown)
+
+    def load_file(self, path) -> list:
+        """Run the file at ``path`` in this session (as :meth:`run`)."""
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+        except OSError as e:
+            raise FileNotFoundError(f"cannot read {path}: {e.strerror}") from None
+        return self.run(text, str(path))
+
+
+def _is_expression(final):
+    from .forms import Symbol
+
+    return (len(final) == 1 and interp.core_head(final[0]) == "def"
+            and final[0].items[1] == Symbol("_"))
+
+
+def _defined_names(final):
+    from .core import top_level_name
+
+    return [n.name for n in map(top_level_name, final) if n is not None]
 
 
 def _check_backend(backend):
@@ -220,5 +298,5 @@ def to_python(v):
     return v
 
 
-__all__ = ["load", "load_string", "read", "loads", "dumps", "Module", "Function",
+__all__ = ["load", "load_string", "read", "loads", "dumps", "Module", "Function", "Session",
            "type_name"]

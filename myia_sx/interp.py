@@ -271,6 +271,17 @@ class Env:
         self.names: set = set()
         self.spans: dict = {}
 
+    def snapshot(self):
+        """The state :meth:`restore` goes back to (a failed REPL chunk)."""
+        return dict(self.globals), set(self.names), dict(self.spans)
+
+    def restore(self, state):
+        globals_, names, spans = state
+        self.globals.clear()
+        self.globals.update(globals_)
+        self.names = set(names)
+        self.spans = dict(spans)
+
     def compile_expr(self, form, name="<expr>"):
         """Compile ``form`` as a function of no arguments (a thunk)."""
         code = Code(name, 0, (), getattr(form, "span", None), self.globals)

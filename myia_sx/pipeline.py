@@ -44,6 +44,8 @@ class Context:
     """What the passes know about the world outside the module."""
 
     global_names: set = field(default_factory=set)
+    # REPL input: a top-level expression e becomes (def _ e)
+    expressions: bool = False
 
 
 def stages(module, ctx=None, upto=None):

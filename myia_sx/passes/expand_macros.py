@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from .. import core
 from ..errors import SxSyntaxError
-from ..forms import Form, Keyword, Symbol, Vec, head_name
+from ..forms import Form, Keyword, Symbol, Vec, head_name, span_of
 
 
 def _defn(form):
@@ -39,7 +39,12 @@ TOP_LEVEL_MACROS = frozenset({"defn"})
 
 def run(module, ctx):
     """Expand every top-level form of ``module`` (a tuple of forms)."""
-    return tuple(_expand(form, True) for form in module)
+    out = tuple(_expand(form, True) for form in module)
+    if ctx.expressions:
+        out = tuple(f if core.top_level_name(f) is not None else
+                    Form((Symbol("def", span_of(f)), Symbol("_", span_of(f)), f), span_of(f))
+                    for f in out)
+    return out
 
 
 def _expand(x, top):
