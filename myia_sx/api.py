@@ -63,6 +63,30 @@ def load_string(text: str, backend: str | None = None, filename: str = "<string>
     return Module(env, final, backend, filename)
 
 
+def compile_source(text: str, filename: str = "<string>"):
+    """Compile ``.sx`` source: ``(final forms, dependencies)``.
+
+    ``dependencies`` lists the library files (macro and prelude ``.sx`` files)
+    the compilation read, for caches keyed on them (the import hook).
+    """
+    forms = _read(text, filename)
+    env = new_env()
+    return compile_forms(forms, env), library_files(env)
+
+
+def module_from_forms(forms, filename: str = "<string>", backend: str | None = None):
+    """A :class:`Module` from already compiled forms (as from :func:`compile_source`)."""
+    backend = _check_backend(backend)
+    env = new_env()
+    _guard("interpreter", env.load, forms)
+    return Module(env, forms, backend, filename)
+
+
+def library_files(env) -> list:
+    """The library files whose definitions ``env`` holds."""
+    return []
+
+
 def new_env():
     """A fresh global environment for one module (or one REPL session)."""
     return interp.Env()
