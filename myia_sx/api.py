@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import interp, pipeline
+from . import interp, library, pipeline
 from .errors import SxError, SxInternalError, SxSyntaxError, SxTypeError
 from .forms import Seq
 from .prims import Prim
@@ -84,12 +84,12 @@ def module_from_forms(forms, filename: str = "<string>", backend: str | None = N
 
 def library_files(env) -> list:
     """The library files whose definitions ``env`` holds."""
-    return []
+    return list(env.libraries)
 
 
 def new_env():
     """A fresh global environment for one module (or one REPL session)."""
-    return interp.Env()
+    return library.new_env()
 
 
 def compile_forms(forms, env, upto=None, expressions=False):
@@ -98,7 +98,7 @@ def compile_forms(forms, env, upto=None, expressions=False):
     With ``expressions``, a top-level form that is not a definition becomes
     ``(def _ form)`` (REPL input), so its value can be read back as ``_``.
     """
-    ctx = pipeline.Context(global_names=set(env.names), expressions=expressions)
+    ctx = pipeline.Context(env=env, expressions=expressions)
     return pipeline.compile_module(forms, ctx, upto)
 
 
@@ -200,14 +200,16 @@ class Module:
         self._forms = forms
         self._backend = backend
         self._filename = filename
+        self._names = _defined_names(forms)
         self._mangled = {}
-        for name in env.globals:
+        for name in self._names + sorted(env.globals):
             self._mangled.setdefault(mangle(name), name)
 
     @property
     def names(self):
-        """The top-level names, in sx spelling."""
-        return list(self._env.globals)
+        """The names this module defines, in order and in sx spelling (the
+        prelude's and required libraries' names are reachable too)."""
+        return list(self._names)
 
     @property
     def forms(self):
@@ -228,13 +230,13 @@ class Module:
         return to_python(self._env.globals[name])
 
     def __dir__(self):
-        return sorted(set(object.__dir__(self)) | set(self._mangled))
+        return sorted(set(object.__dir__(self)) | {mangle(n) for n in self._names})
 
     def __contains__(self, name):
         return name in self._env.globals
 
     def __repr__(self):
-        return f"<myia_sx module {self._filename}: {' '.join(self._env.globals)}>"
+        return f"<myia_sx module {self._filename}: {' '.join(self._names)}>"
 
 
 class Function:

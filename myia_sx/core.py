@@ -16,6 +16,7 @@ Core forms::
     [e ...]                      tuple construction
     (f a ... :k v ...)           application with keyword arguments
     (def name e)  (defrecord Name [field ...])     top level only
+    (require lib ...)            top level only: bring in a library (myia_sx.library)
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from __future__ import annotations
 from .errors import SxSyntaxError
 from .forms import Keyword, Symbol, Vec, head_name
 
-SPECIAL_FORMS = frozenset({"fn", "let", "letrec", "if", "quote", ".", "def", "defrecord"})
-TOP_LEVEL_ONLY = frozenset({"def", "defrecord"})
+SPECIAL_FORMS = frozenset({"fn", "let", "letrec", "if", "quote", ".", "def", "defrecord",
+                           "require"})
+TOP_LEVEL_ONLY = frozenset({"def", "defrecord", "require"})
 
 
 def fail(message, form, fallback=None):

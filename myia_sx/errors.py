@@ -36,6 +36,7 @@ class SxError(Exception):
         """The full report: location and message, source line, caret, notes."""
         lines = [str(self)]
         lines.extend(_excerpt(self.span))
+        lines.extend(_expansions(self.span))
         for note_text, note_span in self.notes:
             where = f"{note_span.file}:{note_span.line}:{note_span.col}: " if note_span else ""
             lines.append(f"{where}note: {note_text}")
@@ -45,6 +46,21 @@ class SxError(Exception):
     def add_note(self, text: str, span=None):
         self.notes.append((text, span))
         return self
+
+
+def _expansions(span):
+    """Notes naming the macro calls that produced the code at ``span``."""
+    lines = []
+    shown = span
+    exp = getattr(span, "expansion", None)
+    while exp is not None:
+        name, call = exp
+        lines.append(f"{call.file}:{call.line}:{call.col}: note: in expansion of ({name} ...)")
+        if (call.line, call.col) != (shown.line, shown.col) or call.source is not shown.source:
+            lines.extend(_excerpt(call))
+        shown = call
+        exp = call.expansion
+    return lines
 
 
 def _excerpt(span):

@@ -47,16 +47,24 @@ class Source:
 
 
 class Span:
-    """A region of a source: 1-based line and column, end exclusive."""
+    """A region of a source: 1-based line and column, end exclusive.
 
-    __slots__ = ("source", "line", "col", "end_line", "end_col")
+    ``expansion`` is None for text the user wrote.  A form that a macro
+    introduced carries the span of the macro call, with ``expansion`` set to
+    ``(macro name, call span)`` (the call span may itself come from an
+    expansion), so errors in generated code point at the user's source and
+    name the macros that produced it.
+    """
 
-    def __init__(self, source, line, col, end_line, end_col):
+    __slots__ = ("source", "line", "col", "end_line", "end_col", "expansion")
+
+    def __init__(self, source, line, col, end_line, end_col, expansion=None):
         self.source = source
         self.line = line
         self.col = col
         self.end_line = end_line
         self.end_col = end_col
+        self.expansion = expansion
 
     @property
     def file(self) -> str:
@@ -67,13 +75,19 @@ class Span:
 
 
 class Symbol:
-    """A name.  Names are interned strings; equality is by name alone."""
+    """A name.  Names are interned strings; equality is by name alone.
 
-    __slots__ = ("name", "span")
+    ``marks`` is the macro expander's hygiene bookkeeping (a tuple of
+    expansion numbers, empty for symbols the user wrote): it never shows in
+    printing or equality, and no symbol leaving ``expand_macros`` has any.
+    """
 
-    def __init__(self, name: str, span: Span | None = None):
+    __slots__ = ("name", "span", "marks")
+
+    def __init__(self, name: str, span: Span | None = None, marks: tuple = ()):
         self.name = sys.intern(name)
         self.span = span
+        self.marks = marks
 
     def __eq__(self, other):
         return type(other) is Symbol and other.name is self.name
@@ -259,8 +273,10 @@ def with_span(form, span):
     t = type(form)
     if t is Form or t is Vec:
         return t(form.items, span)
-    if t is Symbol or t is Keyword:
-        return t(form.name, span)
+    if t is Symbol:
+        return Symbol(form.name, span, form.marks)
+    if t is Keyword:
+        return Keyword(form.name, span)
     return form
 
 

@@ -264,23 +264,36 @@ def _user_name(name):
 
 
 class Env:
-    """A global environment: the values of top-level names."""
+    """A global environment: the values of top-level names, the macros in
+    scope (name -> :class:`myia_sx.passes.expand_macros.Macro`) and the
+    library files loaded into it (:mod:`myia_sx.library`)."""
 
     def __init__(self):
         self.globals: dict = {}
         self.names: set = set()
         self.spans: dict = {}
+        self.macros: dict = {}
+        self.libraries: list = []
+
+    def copy(self):
+        """A new environment with the same definitions (sharing their values)."""
+        env = Env()
+        env.restore(self.snapshot())
+        return env
 
     def snapshot(self):
         """The state :meth:`restore` goes back to (a failed REPL chunk)."""
-        return dict(self.globals), set(self.names), dict(self.spans)
+        return (dict(self.globals), set(self.names), dict(self.spans), dict(self.macros),
+                list(self.libraries))
 
     def restore(self, state):
-        globals_, names, spans = state
+        globals_, names, spans, macros, libraries = state
         self.globals.clear()
         self.globals.update(globals_)
         self.names = set(names)
         self.spans = dict(spans)
+        self.macros = dict(macros)
+        self.libraries = list(libraries)
 
     def compile_expr(self, form, name="<expr>"):
         """Compile ``form`` as a function of no arguments (a thunk)."""
@@ -328,6 +341,10 @@ class Env:
             self.globals[name.name] = RecordType(name.name, [f.name for f in fields],
                                                  name.span)
             self.spans[name.name] = name.span
+        elif h == "require":
+            from . import library
+
+            library.require(self, form)
         else:
             core.fail("a module's top-level forms are definitions (def, defn, defrecord); "
                       "call functions from main", form)

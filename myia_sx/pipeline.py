@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from .errors import SxError, SxInternalError, SxSyntaxError
@@ -41,11 +41,23 @@ PASS_NAMES = tuple(p.name for p in PASSES)
 
 @dataclass
 class Context:
-    """What the passes know about the world outside the module."""
+    """What the passes know about the world outside the module: the global
+    environment it is compiled against (names of earlier definitions, the
+    macros in scope, the libraries loaded), and whether top-level expressions
+    are allowed (REPL input: a top-level expression e becomes ``(def _ e)``)."""
 
-    global_names: set = field(default_factory=set)
-    # REPL input: a top-level expression e becomes (def _ e)
+    env: object = None
     expressions: bool = False
+
+    def __post_init__(self):
+        if self.env is None:
+            from .library import new_env
+
+            self.env = new_env()
+
+    @property
+    def global_names(self):
+        return self.env.names
 
 
 def stages(module, ctx=None, upto=None):

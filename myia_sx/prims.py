@@ -16,16 +16,26 @@ interpreter attaches the span of the calling form.  Scalars follow Python
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import math
 import warnings
 
 import numpy as np
 
-from .errors import SxRuntimeError, SxShapeError, SxTypeError
+from .errors import SxRuntimeError, SxShapeError, SxSyntaxError, SxTypeError
 from .forms import Form, Keyword, Seq, Symbol, Vec
 from .values import (Closure, Record, RecordType, type_name,
                      values_equal, wrap_i64)
+
+
+class MacroSyntaxError(SxSyntaxError):
+    """A syntax error a macro reports about its input (``syntax-error``)."""
+
+
+# The hygiene marks of the macro call being expanded (set by expand_macros):
+# ``unhygienic`` gives symbols these marks, so they read as the user's own.
+CALL_SITE_MARKS = contextvars.ContextVar("call_site_marks", default=None)
 
 
 class PrimShapeError(SxShapeError):
@@ -632,7 +642,8 @@ def _cut(x, start=None, end=None):
 
 @prim("concat", 1, None, {"axis": 0})
 def _concat(*xs, axis=0):
-    """Join arrays along :axis (default 0), or join tuples, or join forms."""
+    """Join arrays along :axis (default 0), or join tuples, or join forms (tuples
+    of forms may follow a first form)."""
     if all(type(x) is np.ndarray for x in xs):
         for k, x in enumerate(xs, 1):
             _num_or_array("concat", x, k)
@@ -645,8 +656,9 @@ def _concat(*xs, axis=0):
             raise PrimShapeError(" ++ ".join(_shape_text(x) for x in xs)) from None
     if all(type(x) is tuple for x in xs):
         return tuple(itertools.chain.from_iterable(xs))
-    if all(isinstance(x, Seq) for x in xs):
-        return type(xs[0])(itertools.chain.from_iterable(x.items for x in xs), xs[0].span)
+    if isinstance(xs[0], Seq) and all(isinstance(x, Seq) or type(x) is tuple for x in xs):
+        return type(xs[0])(itertools.chain.from_iterable(
+            x if type(x) is tuple else x.items for x in xs), xs[0].span)
     raise SxTypeError("concat expects all arrays, all tuples or all forms, got "
                       + ", ".join(type_name(x) for x in xs))
 
@@ -705,6 +717,46 @@ def _gensym(base="g"):
     if type(base) is not str:
         raise SxTypeError(f"gensym expects a string or symbol, got {type_name(base)}")
     return Symbol(f"{base}%g{next(_gensym_counter)}")
+
+
+@prim("unhygienic", 1)
+def _unhygienic(s):
+    """Inside a macro: symbol s as if the user wrote it at the call site, so it
+    binds and refers in the user's code (anaphoric macros, e.g. loop's recur)."""
+    if type(s) is not Symbol:
+        raise SxTypeError(f"unhygienic expects a symbol, got {type_name(s)}")
+    marks = CALL_SITE_MARKS.get()
+    if marks is None:
+        raise SxRuntimeError("unhygienic is only meaningful while a macro expands")
+    return Symbol(s.name, s.span, marks)
+
+
+@prim("syntax-error", 1, 2)
+def _syntax_error(message, form=None):
+    """Inside a macro: report a syntax error at form (else at the macro call)."""
+    if type(message) is not str:
+        raise SxTypeError(f"syntax-error expects a message string, got {type_name(message)}")
+    raise MacroSyntaxError(message, getattr(form, "span", None))
+
+
+@prim("str", 0, None)
+def _str(*xs):
+    """Concatenate strings, names of symbols and keywords, and numbers as text."""
+    out = []
+    for x in xs:
+        t = type(x)
+        if t is str:
+            out.append(x)
+        elif t is Symbol or t is Keyword:
+            out.append(x.name)
+        elif t in (int, float, bool) or x is None:
+            from .printer import dump_atom
+
+            out.append(dump_atom(x))
+        else:
+            raise SxTypeError(f"str expects strings, symbols, keywords or numbers, "
+                              f"got {type_name(x)}")
+    return "".join(out)
 
 
 @prim("symbol", 1)

@@ -638,7 +638,34 @@ def test_gensym():
     same(ev("(let [g (gensym)] (= g g))"), True)
 
 
+def test_str():
+    same(ev("(str \"dense\" '-apply)"), "dense-apply")
+    same(ev("(str ':axis 1 2.5 True None)"), "axis12.5TrueNone")
+    same(ev("(str)"), "")
+    same(ev("(symbol (str 'make- 'point))"), Symbol("make-point"))
+
+
+def test_concat_splices_tuples_into_forms():
+    got = ev("(concat '(f a) [1 2] '[b])")
+    assert type(got) is Form and got == myia_sx.loads("(f a 1 2 b)")
+
+
+def test_syntax_error_raises_at_the_form():
+    with pytest.raises(SxSyntaxError, match="bad input") as info:
+        ev("(syntax-error \"bad input\" '(a b))")
+    assert info.value.span is not None and info.value.span.col == 42   # the (a b)
+
+
+def test_unhygienic_outside_a_macro():
+    with pytest.raises(SxRuntimeError, match="only meaningful while a macro expands"):
+        ev("(unhygienic 'recur)")
+
+
 @pytest.mark.parametrize("expr, err, msg", [
+    ("(str [1])", SxTypeError, "str expects strings, symbols, keywords or numbers"),
+    ("(syntax-error 'x)", SxTypeError, "syntax-error expects a message string"),
+    ("(unhygienic 1)", SxTypeError, "unhygienic expects a symbol"),
+    ("(concat [1] '(a))", SxTypeError, "concat expects all arrays, all tuples or all forms"),
     ("(first [])", SxRuntimeError, "first of an empty sequence"),
     ("(first 'a)", SxTypeError, "first expects a form or tuple"),
     ("(rest 1)", SxTypeError, "rest expects a form or tuple"),

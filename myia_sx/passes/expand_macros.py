@@ -1,95 +1,481 @@
 """expand_macros: Lsurface -> Lcore.
 
-Removes: macro calls (for now the built-in ``defn``).  Adds: nothing new; every
-form left is a core form (:mod:`myia_sx.core`).
+Removes: macro calls (macros of ``macros/*.sx``, of required libraries, of the
+module's own ``defmacro`` forms, and Python callables registered as macros),
+``defmacro``, ``quasiquote``/``unquote``/``unquote-splice`` (translated to calls
+of ``list``, ``vector`` and ``concat``) and top-level ``(do ...)`` (spliced).
+Adds: nothing new; every form left is a core form (:mod:`myia_sx.core`).
+
+Hygiene (Kohlbecker-style marks, resolved here so the printed output means
+the same when read back):
+  - each expansion gets a fresh mark; the macro's arguments are marked before
+    the call and the mark is toggled on its result, so afterwards exactly the
+    symbols the macro introduced carry it;
+  - a binder carrying marks (introduced by a template) gets a fresh name, and
+    only references with the same name and marks see it: a template's binder
+    never captures user code;
+  - a marked reference bound by no same-marked binder is a free name of the
+    template: it denotes the top-level definition (or primitive) of that name,
+    visible where the macro was defined.  So that no user binder can capture
+    it, every local binder that shadows a top-level name or primitive is
+    renamed (as ``resolve_names`` would do anyway);
+  - ``(unhygienic 'recur)`` in a macro body gives a symbol as if the user wrote
+    it at the call site (for anaphoric macros such as ``loop``).
 
 Invariants of the output:
   - every special form is well formed (checked here, with the span of the
     offending form, so later passes may take core forms apart without checks);
-  - ``def`` and ``defrecord`` appear only at the top level;
-  - a form produced by a macro carries the span of the macro call.
+  - ``def``, ``defrecord`` and ``require`` appear only at the top level;
+  - no symbol carries marks;
+  - a form a macro introduced carries the span of the macro call, whose
+    ``expansion`` names the macro (errors in generated code say "in expansion
+    of (m ...)"); forms passed through from the call keep their own spans.
 """
 
 from __future__ import annotations
 
+import itertools
+import re
+
 from .. import core
-from ..errors import SxSyntaxError
-from ..forms import Form, Keyword, Symbol, Vec, head_name, span_of
+from ..errors import SxError, SxMacroError, SxNameError, SxSyntaxError
+from ..forms import Form, Keyword, Seq, Span, Symbol, Vec, head_name, is_form, span_of
+from ..prims import CALL_SITE_MARKS, PRIMS, MacroSyntaxError
+from ..values import Closure, type_name
+from .names import NameSupply
+
+# Expansions nested deeper than this are reported as a macro that never stops.
+MAX_DEPTH = 1000
+
+# Names only this pass understands, never left in its output.
+EXPANDER_FORMS = frozenset({"defmacro", "quasiquote", "unquote", "unquote-splice", "do"})
+
+_marks = itertools.count(1)
+_QQ_MARK = 0  # marks the list/vector/concat/quote a quasiquote translates to
 
 
-def _defn(form):
-    """``(defn name [params] body)`` -> ``(def name (fn [params] body))``.
+class Macro:
+    """A macro: a function from forms to a form.
 
-    A docstring may follow the parameters: ``(defn f [x] "doc" body)``.
-    """
-    items = form.items
-    if len(items) == 5 and type(items[3]) is str:
-        items = items[:3] + items[4:]
-    if len(items) != 4 or type(items[1]) is not Symbol or type(items[2]) is not Vec:
-        core.fail("defn takes a name, a parameter vector and one body expression: "
-                  "(defn f [x y] body)", form)
-    head = form.items[0].span
-    fn = Form((Symbol("fn", head), items[2], items[3]), form.span)
-    return Form((Symbol("def", head), items[1], fn), form.span)
+    ``fn`` is an sx closure (from ``defmacro``; ``nparams`` fixed parameters,
+    then a ``&rest`` parameter if ``rest``) or a Python callable (called with
+    the argument forms)."""
 
+    __slots__ = ("name", "fn", "nparams", "rest", "span", "doc")
 
-MACROS = {"defn": _defn}
-TOP_LEVEL_MACROS = frozenset({"defn"})
+    def __init__(self, name, fn, nparams=0, rest=True, span=None, doc=""):
+        self.name = name
+        self.fn = fn
+        self.nparams = nparams
+        self.rest = rest
+        self.span = span
+        self.doc = doc
+
+    def __repr__(self):
+        return f"<macro {self.name}>"
+
+    def call(self, args, form):
+        """Run the macro on (marked) argument forms of the call ``form``."""
+        from .. import interp
+
+        if type(self.fn) is not Closure:
+            return self.fn(*args)
+        n = len(args)
+        if n < self.nparams or (not self.rest and n > self.nparams):
+            want = f"at least {self.nparams}" if self.rest else str(self.nparams)
+            raise SxMacroError(f"macro {self.name} takes {want} argument"
+                               f"{'s' * (want != '1')}, got {n}", form.span)
+        if self.rest:
+            args = list(args[:self.nparams]) + [Form(args[self.nparams:], form.span)]
+        return interp.run(self.fn, args)
 
 
 def run(module, ctx):
     """Expand every top-level form of ``module`` (a tuple of forms)."""
-    out = tuple(_expand(form, True) for form in module)
-    if ctx.expressions:
-        out = tuple(f if core.top_level_name(f) is not None else
-                    Form((Symbol("def", span_of(f)), Symbol("_", span_of(f)), f), span_of(f))
-                    for f in out)
-    return out
+    return _Expander(ctx, module).module(module)
 
 
-def _expand(x, top):
-    t = type(x)
-    if t is Vec:
-        return Vec([_expand(i, False) for i in x.items], x.span)
-    if t is not Form:
+def _map_tree(root, leaf, node):
+    """Rebuild ``root`` bottom-up (iteratively): ``leaf(x)`` for each non-sequence,
+    ``node(seq, new_items)`` for each sequence."""
+    if not isinstance(root, Seq):
+        return leaf(root)
+    stack = [[root, 0, []]]
+    while True:
+        top = stack[-1]
+        seq, i, built = top
+        if i < len(seq.items):
+            top[1] = i + 1
+            item = seq.items[i]
+            if isinstance(item, Seq):
+                stack.append([item, 0, []])
+            else:
+                built.append(leaf(item))
+        else:
+            stack.pop()
+            new = node(seq, built)
+            if not stack:
+                return new
+            stack[-1][2].append(new)
+
+
+def strip_marks(form):
+    """``form`` with no hygiene marks on its symbols (for quoted data)."""
+    def leaf(x):
+        if type(x) is Symbol and x.marks:
+            return Symbol(x.name, x.span)
         return x
-    if not x.items:
-        core.fail("() is not an expression (write [] for the empty tuple)", x)
-    h = head_name(x)
-    if h in MACROS:
-        if h in TOP_LEVEL_MACROS and not top:
-            core.fail(f"{h} is only allowed at the top level", x)
-        return _expand(MACROS[h](x), top)
-    if h in core.TOP_LEVEL_ONLY and not top:
-        core.fail(f"{h} is only allowed at the top level", x)
-    rebuild = lambda items: Form(items, x.span)  # noqa: E731
-    if h == "quote":
-        core.quote_datum(x)
-        return x
-    if h == "fn":
+    return _map_tree(form, leaf, lambda seq, items: type(seq)(items, seq.span))
+
+
+def _plain(s):
+    return Symbol(s.name, s.span) if s.marks else s
+
+
+class _Expander:
+    def __init__(self, ctx, module):
+        self.ctx = ctx
+        self.env = ctx.env
+        self.supply = NameSupply(module)
+        self.globals = set(self.env.names) | set(PRIMS)
+        self.module_defs = set()
+        self.pending = []   # this module's definitions, in case a macro body needs them
+        self.depth = 0
+
+    # -- the module ----------------------------------------------------------------
+    def module(self, forms):
+        tops = []
+        queue = list(reversed(forms))
+        while queue:
+            f = self.head(queue.pop())
+            h = head_name(f)
+            if h == "do":
+                queue.extend(reversed(f.items[1:]))
+            elif h == "defmacro":
+                self.defmacro(f)
+            elif h == "require":
+                from .. import library
+
+                library.require(self.env, f)
+                self.globals |= self.env.names
+                tops.append(Form([_plain(f.items[0])] + [strip_marks(x) for x in f.items[1:]],
+                                 f.span))
+            else:
+                name = core.top_level_name(f)
+                if name is not None:
+                    self.module_defs.add(name.name)
+                    self.globals.add(name.name)
+                    self.pending.append(f)
+                elif self.ctx.expressions:
+                    sp = span_of(f)
+                    f = Form((Symbol("def", sp), Symbol("_", sp), f), sp)
+                    self.globals.add("_")
+                tops.append(f)
+        return tuple(self.top(f) for f in tops)
+
+    def head(self, f):
+        """Expand macro calls at the top level until a core (or expander) form shows."""
+        n = 0
+        while type(f) is Form and f.items and type(f.items[0]) is Symbol \
+                and f.items[0].name in self.env.macros:
+            n += 1
+            if n > MAX_DEPTH:
+                raise self.too_deep(f)
+            f = self.expand_call(f)
+        return f
+
+    def top(self, f):
+        h = head_name(f)
+        if h == "def":
+            name, e = core.def_parts(f)
+            return Form((_plain(f.items[0]), _plain(name), self.expr(e, ())), f.span)
+        if h == "defrecord":
+            core.defrecord_parts(f)
+            return strip_marks(f)
+        if h == "require":
+            return f
+        return self.expr(f, ())
+
+    # -- defmacro --------------------------------------------------------------------
+    def defmacro(self, form):
+        items = form.items
+        doc = ""
+        if len(items) == 5 and type(items[3]) is str:
+            doc = items[3]
+            items = items[:3] + items[4:]
+        if len(items) != 4 or type(items[1]) is not Symbol or type(items[2]) is not Vec:
+            core.fail("defmacro takes a name, a parameter vector and one body expression: "
+                      "(defmacro m [a &rest more] body)", form)
+        name = items[1]
+        if name.name in core.SPECIAL_FORMS or name.name in EXPANDER_FORMS:
+            core.fail(f"cannot define a macro named {name.name}: it is a special form",
+                      name, form)
+        params = list(items[2].items)
+        for p in params:
+            if type(p) is not Symbol:
+                core.fail("macro parameters are symbols (destructure in the body)", p, form)
+        rest = [i for i, p in enumerate(params) if p.name == "&rest"]
+        if rest and (len(rest) > 1 or rest[0] != len(params) - 2):
+            core.fail("&rest comes once, just before the last parameter: [a b &rest more]",
+                      params[rest[0]], form)
+        if rest:
+            params.pop(rest[0])
+        fn = Form((Symbol("fn", form.span), Vec(params, items[2].span), items[3]), form.span)
+        closure = self.compile_macro(fn, name)
+        self.env.macros[name.name] = Macro(name.name, closure, len(params) - bool(rest),
+                                           bool(rest), form.span, doc)
+
+    def compile_macro(self, fn, name):
+        from .. import pipeline
+        from ..interp import run as run_closure
+
+        def compile_():
+            ctx = pipeline.Context(env=self.env, expressions=True)
+            (final,) = pipeline.compile_module((fn,), ctx)
+            thunk = self.env.compile_expr(final.items[2], name.name)
+            return run_closure(thunk, ())
+
+        try:
+            return compile_()
+        except SxNameError as e:
+            unbound = re.match(r"unbound name (\S+)", e.message)
+            pending = {core.top_level_name(f).name for f in self.pending}
+            if unbound is None or unbound.group(1) not in pending:
+                raise
+        # The body uses this module's earlier definitions: evaluate them now.
+        from .. import pipeline
+
+        try:
+            done = pipeline.compile_module(tuple(self.pending), pipeline.Context(env=self.env))
+            self.env.load(done)
+            self.pending = []
+            return compile_()
+        except SxError as e:
+            e.add_note(f"macro {name.name} runs while this module is being compiled: "
+                       "its body may use definitions that come before it, which must "
+                       "not depend on later ones", name.span)
+            raise
+
+    # -- expressions -------------------------------------------------------------------
+    def lookup(self, s, scopes):
+        key = (s.name, s.marks)
+        for scope in reversed(scopes):
+            new = scope.get(key)
+            if new is not None:
+                return new
+        return None
+
+    def ref(self, s, scopes):
+        new = self.lookup(s, scopes)
+        if new is not None:
+            return s if new == s.name and not s.marks else Symbol(new, s.span)
+        if s.marks:
+            if s.name not in self.globals and s.name not in core.SPECIAL_FORMS:
+                raise SxNameError(f"unbound name {s.name} (a free name of the macro's "
+                                  "template must be defined at the top level)", s.span)
+            return Symbol(s.name, s.span)
+        return s
+
+    def binder(self, s, scope):
+        new = s.name
+        if s.marks or new in self.globals:
+            new = self.supply.fresh(s.name)
+        scope[(s.name, s.marks)] = new
+        return s if new == s.name and not s.marks else Symbol(new, s.span)
+
+    def pattern(self, p, scope):
+        if type(p) is Symbol:
+            return self.binder(p, scope)
+        return Vec([self.pattern(q, scope) for q in p.items], p.span)
+
+    def expr(self, x, scopes):
+        t = type(x)
+        if t is Symbol:
+            return self.ref(x, scopes)
+        if t is Vec:
+            return Vec([self.expr(i, scopes) for i in x.items], x.span)
+        if t is not Form:
+            return x
+        if not x.items:
+            core.fail("() is not an expression (write [] for the empty tuple)", x)
+        head = x.items[0]
+        if type(head) is Symbol and self.lookup(head, scopes) is None:
+            h = head.name
+            if h in self.env.macros and (head.marks or h not in self.module_defs):
+                if self.depth >= MAX_DEPTH:
+                    raise self.too_deep(x)
+                new = self.expand_call(x)
+                self.depth += 1
+                try:
+                    return self.expr(new, scopes)
+                finally:
+                    self.depth -= 1
+            if h == "quasiquote":
+                if len(x.items) != 2:
+                    core.fail("quasiquote takes exactly one form", x)
+                return self.expr(self.quasiquote(x.items[1], 1, x.span), scopes)
+            if h in ("unquote", "unquote-splice"):
+                core.fail(f"{'~' if h == 'unquote' else '~@'} (unquote) outside a quasiquote", x)
+            if h in ("defmacro", "do") or h in core.TOP_LEVEL_ONLY:
+                core.fail(f"{h} is only allowed at the top level", x)
+            if h in core.SPECIAL_FORMS:
+                return getattr(self, "form_" + {".": "dot"}.get(h, h))(x, scopes)
+        f, args, kwargs = core.call_parts(x)
+        if type(f) is Keyword:
+            raise SxSyntaxError(f"a keyword (:{f.name}) cannot be called", x.span)
+        items = [self.expr(f, scopes)] + [self.expr(a, scopes) for a in args]
+        for k, v in kwargs:
+            items.extend((k, self.expr(v, scopes)))
+        return Form(items, x.span)
+
+    def form_quote(self, x, scopes):
+        return Form((_plain(x.items[0]), strip_marks(core.quote_datum(x))), x.span)
+
+    def form_dot(self, x, scopes):
+        e, fields = core.dot_parts(x)
+        return Form((_plain(x.items[0]), self.expr(e, scopes), *map(_plain, fields)), x.span)
+
+    def form_if(self, x, scopes):
+        return Form((_plain(x.items[0]),) + tuple(self.expr(i, scopes)
+                                                  for i in core.if_parts(x)), x.span)
+
+    def form_fn(self, x, scopes):
         params, body = core.fn_parts(x)
-        return rebuild((x.items[0], x.items[1], _expand(body, False)))
-    if h in ("let", "letrec"):
-        pairs, body = core.letrec_parts(x) if h == "letrec" else core.let_parts(x)
+        scope = {}
+        new_params = Vec([self.pattern(p, scope) for p in params], x.items[1].span)
+        return Form((_plain(x.items[0]), new_params, self.expr(body, scopes + (scope,))),
+                    x.span)
+
+    def form_let(self, x, scopes):
+        pairs, body = core.let_parts(x)
         b = []
         for p, e in pairs:
-            b.extend((p, _expand(e, False)))
-        return rebuild((x.items[0], Vec(b, x.items[1].span), _expand(body, False)))
-    if h == "if":
-        return rebuild((x.items[0],) + tuple(_expand(i, False) for i in core.if_parts(x)))
-    if h == ".":
-        e, fields = core.dot_parts(x)
-        return rebuild((x.items[0], _expand(e, False), *fields))
-    if h == "def":
-        name, e = core.def_parts(x)
-        return rebuild((x.items[0], name, _expand(e, False)))
-    if h == "defrecord":
-        core.defrecord_parts(x)
-        return x
-    f, args, kwargs = core.call_parts(x)
-    items = [_expand(f, False)] + [_expand(a, False) for a in args]
-    for k, v in kwargs:
-        items.extend((k, _expand(v, False)))
-    if type(items[0]) is Keyword:
-        raise SxSyntaxError(f"a keyword (:{items[0].name}) cannot be called", x.span)
-    return rebuild(items)
+            e2 = self.expr(e, scopes)
+            scope = {}
+            b.extend((self.pattern(p, scope), e2))
+            scopes = scopes + (scope,)
+        return Form((_plain(x.items[0]), Vec(b, x.items[1].span), self.expr(body, scopes)),
+                    x.span)
+
+    def form_letrec(self, x, scopes):
+        pairs, body = core.letrec_parts(x)
+        scope = {}
+        names = [self.binder(p, scope) for p, _ in pairs]
+        scopes = scopes + (scope,)
+        b = []
+        for new, (_, e) in zip(names, pairs):
+            b.extend((new, self.form_fn(e, scopes)))
+        return Form((_plain(x.items[0]), Vec(b, x.items[1].span), self.expr(body, scopes)),
+                    x.span)
+
+    # -- macro calls -------------------------------------------------------------------
+    def too_deep(self, x):
+        return SxMacroError(f"macro expansion nested deeper than {MAX_DEPTH} levels: "
+                            f"does ({x.items[0].name} ...) keep expanding into itself?",
+                            x.span)
+
+    def expand_call(self, x):
+        """The form macro call ``x`` expands to (hygiene marks and spans applied)."""
+        head = x.items[0]
+        macro = self.env.macros[head.name]
+        m = next(_marks)
+        inputs = set()
+
+        def mark_leaf(y):
+            return Symbol(y.name, y.span, y.marks + (m,)) if type(y) is Symbol else y
+
+        def mark_node(seq, items):
+            new = type(seq)(items, seq.span)
+            inputs.add(id(new))
+            return new
+
+        args = [_map_tree(a, mark_leaf, mark_node) for a in x.items[1:]]
+        token = CALL_SITE_MARKS.set(head.marks + (m,))
+        try:
+            out = macro.call(args, x)
+        except MacroSyntaxError as e:
+            if e.span is None:
+                e.span = x.span
+            raise
+        except SxMacroError:
+            raise
+        except SxError as e:
+            err = SxMacroError(f"error while expanding ({macro.name} ...): {e.message}",
+                               x.span)
+            err.add_note("raised here", e.span)
+            err.notes.extend(e.notes)
+            raise err from None
+        except RecursionError:
+            raise SxMacroError(f"macro {macro.name} recursed too deeply on Python's stack",
+                               x.span) from None
+        except Exception as e:
+            raise SxMacroError(f"macro {macro.name} failed: {type(e).__name__}: {e}",
+                               x.span) from e
+        finally:
+            CALL_SITE_MARKS.reset(token)
+        if not is_form(out):
+            raise SxMacroError(f"macro {macro.name} returned a {type_name(out)}, "
+                               "which is not a form", x.span)
+        where = x.span or Span(None, 0, 0, 0, 0)
+        call_span = Span(where.source, where.line, where.col, where.end_line, where.end_col,
+                         (macro.name, x.span))
+
+        def toggle_leaf(y):
+            if type(y) is not Symbol:
+                return y
+            if y.marks and y.marks[-1] == m:
+                return Symbol(y.name, y.span, y.marks[:-1])
+            return Symbol(y.name, call_span, y.marks + (m,))
+
+        def toggle_node(seq, items):
+            return type(seq)(items, seq.span if id(seq) in inputs else call_span)
+
+        result = _map_tree(out, toggle_leaf, toggle_node)
+        del args
+        return result
+
+    # -- quasiquote --------------------------------------------------------------------
+    def quasiquote(self, x, depth, span):
+        """Core code building the datum of ``(quasiquote x)`` at nesting ``depth``."""
+        def sym(name):
+            return Symbol(name, span, (_QQ_MARK,))
+
+        def call(name, *args):
+            return Form((sym(name),) + args, span)
+
+        def quoted(d):
+            return Form((sym("quote"), d), span)
+
+        t = type(x)
+        if t is Symbol or t is Keyword:
+            return quoted(x)
+        if t is not Form and t is not Vec:
+            return x
+        h = head_name(x)
+        if t is Form and len(x.items) == 2 and h in ("unquote", "quasiquote"):
+            if h == "unquote" and depth == 1:
+                return x.items[1]
+            inner = depth - 1 if h == "unquote" else depth + 1
+            return call("list", quoted(x.items[0]), self.quasiquote(x.items[1], inner, span))
+        if t is Form and h == "unquote-splice":
+            core.fail("~@ (unquote-splice) must be inside a form or vector", x)
+        ctor = "list" if t is Form else "vector"
+        parts, run_ = [], []
+        for item in x.items:
+            if type(item) is Form and head_name(item) == "unquote-splice" \
+                    and len(item.items) == 2:
+                if depth == 1:
+                    if run_:
+                        parts.append(call(ctor, *run_))
+                        run_ = []
+                    parts.append(item.items[1])
+                    continue
+                run_.append(call("list", quoted(item.items[0]),
+                                 self.quasiquote(item.items[1], depth - 1, span)))
+                continue
+            run_.append(self.quasiquote(item, depth, span))
+        if not parts:
+            return call(ctor, *run_)
+        if run_:
+            parts.append(call(ctor, *run_))
+        return call("concat", call(ctor), *parts)
