@@ -4,14 +4,28 @@ Programs are S-expressions; the same S-expressions are the source, the IR at
 every stage and the exchange format.  See ``docs/`` and ``../shared/DESIGN.md``.
 """
 
-from .api import Function, Module, dumps, load, load_string, loads, read
+from .api import (Function, Module, Session, dumps, load, load_string, loads, read,
+                  register_macro)
 from .errors import (SxError, SxGradError, SxInternalError, SxMacroError, SxNameError,
                      SxRuntimeError, SxShapeError, SxSyntaxError, SxTypeError)
 from .forms import Form, Keyword, Symbol, Vec
 
 __version__ = "0.1.0"
 
-__all__ = ["load", "load_string", "read", "loads", "dumps", "Module", "Function",
+
+def install_import_hook():
+    """Let ``import model`` load ``model.sx`` from ``sys.path`` (idempotent).
+
+    Appends the ``.sx`` finder to ``sys.meta_path`` and returns it; see
+    ``docs/import.md``.  ``import myia_sx`` alone installs nothing.
+    """
+    from .importer import install
+
+    return install()
+
+
+__all__ = ["load", "load_string", "read", "loads", "dumps", "Module", "Function", "Session",
+           "register_macro",
            "SxError", "SxSyntaxError", "SxMacroError", "SxNameError", "SxTypeError",
            "SxShapeError", "SxGradError", "SxRuntimeError", "SxInternalError",
-           "Symbol", "Keyword", "Form", "Vec", "__version__"]
+           "Symbol", "Keyword", "Form", "Vec", "install_import_hook", "__version__"]

@@ -43,21 +43,27 @@ def dumps(form, pretty_width: int | None = None) -> str:
     return _dumps(form)
 
 
-def load(path, backend: str | None = None) -> "Module":
-    """Load the ``.sx`` file at ``path``."""
+def load(path, backend: str | None = None, macros: dict | None = None) -> "Module":
+    """Load the ``.sx`` file at ``path`` (``macros``: as for :func:`load_string`)."""
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
     except OSError as e:
         raise FileNotFoundError(f"cannot read {path}: {e.strerror}") from None
-    return load_string(text, backend=backend, filename=str(path))
+    return load_string(text, backend=backend, filename=str(path), macros=macros)
 
 
-def load_string(text: str, backend: str | None = None, filename: str = "<string>") -> "Module":
-    """Load ``.sx`` source text."""
+def load_string(text: str, backend: str | None = None, filename: str = "<string>",
+                macros: dict | None = None) -> "Module":
+    """Load ``.sx`` source text.
+
+    ``macros`` maps names to Python (or Hy) callables used as macros in this
+    module: each is called with the argument forms of a call and returns the
+    form to use instead (hygiene applies as for ``defmacro``).
+    """
     backend = _check_backend(backend)
     forms = _read(text, filename)
-    env = new_env()
+    env = new_env(macros)
     final = compile_forms(forms, env)
     _guard("interpreter", env.load, final)
     return Module(env, final, backend, filename)
@@ -87,9 +93,33 @@ def library_files(env) -> list:
     return list(env.libraries)
 
 
-def new_env():
-    """A fresh global environment for one module (or one REPL session)."""
-    return library.new_env()
+_registered_macros: dict = {}
+
+
+def register_macro(name: str, fn=None):
+    """Make the Python callable ``fn`` the macro ``name`` in every module
+    loaded afterwards in this process (``load``, ``load_string``, sessions).
+    Usable as a decorator: ``@register_macro("twice")``."""
+    def register(f):
+        if not callable(f):
+            raise TypeError(f"macro {name} must be callable, got {type(f).__name__}")
+        _registered_macros[name] = f
+        return f
+    return register if fn is None else register(fn)
+
+
+def new_env(macros: dict | None = None):
+    """A fresh global environment for one module (or one REPL session):
+    the base library, then registered macros, then ``macros``."""
+    from .passes.expand_macros import Macro
+
+    env = library.new_env()
+    for name, fn in {**_registered_macros, **(macros or {})}.items():
+        if type(name) is not str or not callable(fn):
+            raise TypeError(f"macros maps names to callables, got {name!r}: "
+                            f"{type(fn).__name__}")
+        env.macros[name] = Macro(name, fn, doc=(getattr(fn, "__doc__", None) or ""))
+    return env
 
 
 def compile_forms(forms, env, upto=None, expressions=False):
@@ -110,9 +140,9 @@ class Session:
     session exactly as it was before the chunk.
     """
 
-    def __init__(self, backend: str | None = None):
+    def __init__(self, backend: str | None = None, macros: dict | None = None):
         self.backend = _check_backend(backend)
-        self.env = new_env()
+        self.env = new_env(macros)
 
     @property
     def names(self):
@@ -325,4 +355,5 @@ def to_python(v):
 
 
 __all__ = ["load", "load_string", "read", "loads", "dumps", "Module", "Function", "Session",
+           "register_macro",
            "type_name"]

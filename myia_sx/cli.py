@@ -59,6 +59,14 @@ def cmd_show(ns):
         print(pretty(form, ns.width))
 
 
+def cmd_repl(ns):
+    from . import repl
+
+    status = repl.main(show_traceback=ns.traceback)
+    if status:
+        sys.exit(status)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="myia-sx", description="myia_sx: a compiled, differentiable Lisp for deep learning")
@@ -75,6 +83,8 @@ def main(argv=None):
                    choices=("read",) + pipeline.PASS_NAMES)
     p.add_argument("--width", type=int, default=80)
     p.set_defaults(fn=cmd_show)
+    p = sub.add_parser("repl", help="interactive session (reads piped input line by line)")
+    p.set_defaults(fn=cmd_repl)
     ns = parser.parse_args(argv)
     try:
         ns.fn(ns)

@@ -84,7 +84,7 @@ class Macro:
         if n < self.nparams or (not self.rest and n > self.nparams):
             want = f"at least {self.nparams}" if self.rest else str(self.nparams)
             raise SxMacroError(f"macro {self.name} takes {want} argument"
-                               f"{'s' * (want != '1')}, got {n}", form.span)
+                               f"{'s' * (self.nparams != 1)}, got {n}", form.span)
         if self.rest:
             args = list(args[:self.nparams]) + [Form(args[self.nparams:], form.span)]
         return interp.run(self.fn, args)
@@ -235,25 +235,25 @@ class _Expander:
             thunk = self.env.compile_expr(final.items[2], name.name)
             return run_closure(thunk, ())
 
+        note = (f"macro {name.name} runs while this module is being compiled: its body "
+                "may use primitives, the prelude, required libraries and the definitions "
+                "before it (which must not depend on later ones)")
         try:
             return compile_()
         except SxNameError as e:
             unbound = re.match(r"unbound name (\S+)", e.message)
             pending = {core.top_level_name(f).name for f in self.pending}
             if unbound is None or unbound.group(1) not in pending:
+                e.add_note(note, name.span)
                 raise
         # The body uses this module's earlier definitions: evaluate them now.
-        from .. import pipeline
-
         try:
             done = pipeline.compile_module(tuple(self.pending), pipeline.Context(env=self.env))
             self.env.load(done)
             self.pending = []
             return compile_()
         except SxError as e:
-            e.add_note(f"macro {name.name} runs while this module is being compiled: "
-                       "its body may use definitions that come before it, which must "
-                       "not depend on later ones", name.span)
+            e.add_note(note, name.span)
             raise
 
     # -- expressions -------------------------------------------------------------------

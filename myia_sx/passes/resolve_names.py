@@ -55,7 +55,9 @@ class _Resolver:
         if h == "def":
             name, e = core.def_parts(form)
             return Form((form.items[0], name, self.expr(e, ())), form.span)
-        return form
+        if h in ("defrecord", "require"):
+            return form
+        return self.expr(form, ())
 
     def binder(self, s, scope):
         name = s.name
