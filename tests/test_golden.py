@@ -12,7 +12,7 @@ import re
 import numpy as np
 import pytest
 
-from myia_sx import interp, pipeline
+from myia_sx import interp, library, pipeline
 from myia_sx.cli import literal_value
 from myia_sx.printer import pretty
 from myia_sx.reader import read, read_file, read_one
@@ -60,7 +60,7 @@ def test_every_stage_prints_as_golden_and_runs(path):
         # the printed stage reads back to the same forms
         assert read(text) == module
         # and it runs, giving the hand-written expected value
-        env = interp.Env()
+        env = library.new_env()
         env.load(module)
         got = interp.run(env.globals["main"], ())
         assert same(got, want), f"{path.stem} after {name}: {got!r} != {want!r}"
