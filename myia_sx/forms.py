@@ -289,3 +289,37 @@ def head_name(form) -> str | None:
     if type(form) is Form and form.items and type(form.items[0]) is Symbol:
         return form.items[0].name
     return None
+
+
+def map_tree(root, leaf, node):
+    """Rebuild ``root`` bottom-up, iteratively: ``leaf(x)`` for each
+    non-sequence, ``node(seq, new_items)`` for each sequence."""
+    if not isinstance(root, Seq):
+        return leaf(root)
+    stack = [[root, 0, []]]
+    while True:
+        top = stack[-1]
+        seq, i, built = top
+        if i < len(seq.items):
+            top[1] = i + 1
+            item = seq.items[i]
+            if isinstance(item, Seq):
+                stack.append([item, 0, []])
+            else:
+                built.append(leaf(item))
+        else:
+            stack.pop()
+            new = node(seq, built)
+            if not stack:
+                return new
+            stack[-1][2].append(new)
+
+
+def plain(s):
+    """Symbol ``s`` without hygiene marks (anything else unchanged)."""
+    return Symbol(s.name, s.span) if type(s) is Symbol and s.marks else s
+
+
+def strip_marks(form):
+    """``form`` with no hygiene marks on its symbols (for quoted data)."""
+    return map_tree(form, plain, lambda seq, items: type(seq)(items, seq.span))

@@ -38,11 +38,13 @@ import itertools
 import re
 
 from .. import core
-from ..errors import SxError, SxMacroError, SxNameError, SxSyntaxError
-from ..forms import Form, Keyword, Seq, Span, Symbol, Vec, head_name, is_form, span_of
+from ..errors import SxError, SxMacroError, SxNameError
+from ..forms import (Form, Keyword, Span, Symbol, Vec, head_name, is_form, map_tree, plain,
+                     span_of, strip_marks)
 from ..prims import CALL_SITE_MARKS, PRIMS, MacroSyntaxError
 from ..values import Closure, type_name
 from .names import NameSupply
+from .scopes import ScopedRewriter
 
 # Expansions nested deeper than this are reported as a macro that never stops.
 MAX_DEPTH = 1000
@@ -95,44 +97,7 @@ def run(module, ctx):
     return _Expander(ctx, module).module(module)
 
 
-def _map_tree(root, leaf, node):
-    """Rebuild ``root`` bottom-up (iteratively): ``leaf(x)`` for each non-sequence,
-    ``node(seq, new_items)`` for each sequence."""
-    if not isinstance(root, Seq):
-        return leaf(root)
-    stack = [[root, 0, []]]
-    while True:
-        top = stack[-1]
-        seq, i, built = top
-        if i < len(seq.items):
-            top[1] = i + 1
-            item = seq.items[i]
-            if isinstance(item, Seq):
-                stack.append([item, 0, []])
-            else:
-                built.append(leaf(item))
-        else:
-            stack.pop()
-            new = node(seq, built)
-            if not stack:
-                return new
-            stack[-1][2].append(new)
-
-
-def strip_marks(form):
-    """``form`` with no hygiene marks on its symbols (for quoted data)."""
-    def leaf(x):
-        if type(x) is Symbol and x.marks:
-            return Symbol(x.name, x.span)
-        return x
-    return _map_tree(form, leaf, lambda seq, items: type(seq)(items, seq.span))
-
-
-def _plain(s):
-    return Symbol(s.name, s.span) if s.marks else s
-
-
-class _Expander:
+class _Expander(ScopedRewriter):
     def __init__(self, ctx, module):
         self.ctx = ctx
         self.env = ctx.env
@@ -158,7 +123,7 @@ class _Expander:
 
                 library.require(self.env, f)
                 self.globals |= self.env.names
-                tops.append(Form([_plain(f.items[0])] + [strip_marks(x) for x in f.items[1:]],
+                tops.append(Form([plain(f.items[0])] + [strip_marks(x) for x in f.items[1:]],
                                  f.span))
             else:
                 name = core.top_level_name(f)
@@ -188,7 +153,7 @@ class _Expander:
         h = head_name(f)
         if h == "def":
             name, e = core.def_parts(f)
-            return Form((_plain(f.items[0]), _plain(name), self.expr(e, ())), f.span)
+            return Form((plain(f.items[0]), plain(name), self.expr(e, ())), f.span)
         if h == "defrecord":
             core.defrecord_parts(f)
             return strip_marks(f)
@@ -257,14 +222,6 @@ class _Expander:
             raise
 
     # -- expressions -------------------------------------------------------------------
-    def lookup(self, s, scopes):
-        key = (s.name, s.marks)
-        for scope in reversed(scopes):
-            new = scope.get(key)
-            if new is not None:
-                return new
-        return None
-
     def ref(self, s, scopes):
         new = self.lookup(s, scopes)
         if new is not None:
@@ -283,21 +240,7 @@ class _Expander:
         scope[(s.name, s.marks)] = new
         return s if new == s.name and not s.marks else Symbol(new, s.span)
 
-    def pattern(self, p, scope):
-        if type(p) is Symbol:
-            return self.binder(p, scope)
-        return Vec([self.pattern(q, scope) for q in p.items], p.span)
-
-    def expr(self, x, scopes):
-        t = type(x)
-        if t is Symbol:
-            return self.ref(x, scopes)
-        if t is Vec:
-            return Vec([self.expr(i, scopes) for i in x.items], x.span)
-        if t is not Form:
-            return x
-        if not x.items:
-            core.fail("() is not an expression (write [] for the empty tuple)", x)
+    def form(self, x, scopes):
         head = x.items[0]
         if type(head) is Symbol and self.lookup(head, scopes) is None:
             h = head.name
@@ -316,57 +259,9 @@ class _Expander:
                 return self.expr(self.quasiquote(x.items[1], 1, x.span), scopes)
             if h in ("unquote", "unquote-splice"):
                 core.fail(f"{'~' if h == 'unquote' else '~@'} (unquote) outside a quasiquote", x)
-            if h in ("defmacro", "do") or h in core.TOP_LEVEL_ONLY:
+            if h in ("defmacro", "do"):
                 core.fail(f"{h} is only allowed at the top level", x)
-            if h in core.SPECIAL_FORMS:
-                return getattr(self, "form_" + {".": "dot"}.get(h, h))(x, scopes)
-        f, args, kwargs = core.call_parts(x)
-        if type(f) is Keyword:
-            raise SxSyntaxError(f"a keyword (:{f.name}) cannot be called", x.span)
-        items = [self.expr(f, scopes)] + [self.expr(a, scopes) for a in args]
-        for k, v in kwargs:
-            items.extend((k, self.expr(v, scopes)))
-        return Form(items, x.span)
-
-    def form_quote(self, x, scopes):
-        return Form((_plain(x.items[0]), strip_marks(core.quote_datum(x))), x.span)
-
-    def form_dot(self, x, scopes):
-        e, fields = core.dot_parts(x)
-        return Form((_plain(x.items[0]), self.expr(e, scopes), *map(_plain, fields)), x.span)
-
-    def form_if(self, x, scopes):
-        return Form((_plain(x.items[0]),) + tuple(self.expr(i, scopes)
-                                                  for i in core.if_parts(x)), x.span)
-
-    def form_fn(self, x, scopes):
-        params, body = core.fn_parts(x)
-        scope = {}
-        new_params = Vec([self.pattern(p, scope) for p in params], x.items[1].span)
-        return Form((_plain(x.items[0]), new_params, self.expr(body, scopes + (scope,))),
-                    x.span)
-
-    def form_let(self, x, scopes):
-        pairs, body = core.let_parts(x)
-        b = []
-        for p, e in pairs:
-            e2 = self.expr(e, scopes)
-            scope = {}
-            b.extend((self.pattern(p, scope), e2))
-            scopes = scopes + (scope,)
-        return Form((_plain(x.items[0]), Vec(b, x.items[1].span), self.expr(body, scopes)),
-                    x.span)
-
-    def form_letrec(self, x, scopes):
-        pairs, body = core.letrec_parts(x)
-        scope = {}
-        names = [self.binder(p, scope) for p, _ in pairs]
-        scopes = scopes + (scope,)
-        b = []
-        for new, (_, e) in zip(names, pairs):
-            b.extend((new, self.form_fn(e, scopes)))
-        return Form((_plain(x.items[0]), Vec(b, x.items[1].span), self.expr(body, scopes)),
-                    x.span)
+        return super().form(x, scopes)
 
     # -- macro calls -------------------------------------------------------------------
     def too_deep(self, x):
@@ -389,7 +284,7 @@ class _Expander:
             inputs.add(id(new))
             return new
 
-        args = [_map_tree(a, mark_leaf, mark_node) for a in x.items[1:]]
+        args = [map_tree(a, mark_leaf, mark_node) for a in x.items[1:]]
         token = CALL_SITE_MARKS.set(head.marks + (m,))
         try:
             out = macro.call(args, x)
@@ -430,7 +325,7 @@ class _Expander:
         def toggle_node(seq, items):
             return type(seq)(items, seq.span if id(seq) in inputs else call_span)
 
-        result = _map_tree(out, toggle_leaf, toggle_node)
+        result = map_tree(out, toggle_leaf, toggle_node)
         del args
         return result
 

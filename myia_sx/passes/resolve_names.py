@@ -20,9 +20,10 @@ import difflib
 
 from .. import core
 from ..errors import SxNameError, SxSyntaxError
-from ..forms import Form, Symbol, Vec, head_name
+from ..forms import Form, Symbol, head_name
 from ..prims import PRIMS
 from .names import NameSupply
+from .scopes import ScopedRewriter
 
 
 def run(module, ctx):
@@ -41,7 +42,7 @@ def run(module, ctx):
     return tuple(r.top(form) for form in module)
 
 
-class _Resolver:
+class _Resolver(ScopedRewriter):
     def __init__(self, globals_, supply):
         self.globals = globals_
         self.supply = supply
@@ -65,19 +66,13 @@ class _Resolver:
         if name in self.taken or self.is_global(name):
             new = self.supply.fresh(name)
         self.taken.add(new)
-        scope[name] = new
+        scope[(name, s.marks)] = new
         return Symbol(new, s.span)
 
-    def pattern(self, p, scope):
-        if type(p) is Symbol:
-            return self.binder(p, scope)
-        return Vec([self.pattern(q, scope) for q in p.items], p.span)
-
     def ref(self, s, scopes):
-        for scope in reversed(scopes):
-            new = scope.get(s.name)
-            if new is not None:
-                return s if new == s.name else Symbol(new, s.span)
+        new = self.lookup(s, scopes)
+        if new is not None:
+            return s if new == s.name else Symbol(new, s.span)
         if self.is_global(s.name):
             return s
         if s.name in core.SPECIAL_FORMS:
@@ -87,66 +82,7 @@ class _Resolver:
     def unbound(self, s, scopes):
         known = set(self.globals) | set(PRIMS)
         for scope in scopes:
-            known |= set(scope)
+            known |= {name for name, _ in scope}
         close = difflib.get_close_matches(s.name, sorted(known), n=3, cutoff=0.65)
         hint = f" (did you mean {' or '.join(close)}?)" if close else ""
         return SxNameError(f"unbound name {s.name}{hint}", s.span)
-
-    def expr(self, x, scopes):
-        t = type(x)
-        if t is Symbol:
-            return self.ref(x, scopes)
-        if t is Vec:
-            return Vec([self.expr(i, scopes) for i in x.items], x.span)
-        if t is not Form:
-            return x
-        h = head_name(x)
-        if h in core.SPECIAL_FORMS:
-            return getattr(self, "form_" + {".": "dot"}.get(h, h))(x, scopes)
-        f, args, kwargs = core.call_parts(x)
-        items = [self.expr(f, scopes)] + [self.expr(a, scopes) for a in args]
-        for k, v in kwargs:
-            items.extend((k, self.expr(v, scopes)))
-        return Form(items, x.span)
-
-    def form_quote(self, x, scopes):
-        return x
-
-    def form_dot(self, x, scopes):
-        e, fields = core.dot_parts(x)
-        return Form((x.items[0], self.expr(e, scopes), *fields), x.span)
-
-    def form_if(self, x, scopes):
-        return Form((x.items[0],) + tuple(self.expr(i, scopes) for i in core.if_parts(x)),
-                    x.span)
-
-    def form_fn(self, x, scopes):
-        params, body = core.fn_parts(x)
-        scope = {}
-        new_params = Vec([self.pattern(p, scope) for p in params], x.items[1].span)
-        return Form((x.items[0], new_params, self.expr(body, scopes + (scope,))), x.span)
-
-    def form_let(self, x, scopes):
-        pairs, body = core.let_parts(x)
-        b = []
-        for p, e in pairs:
-            e2 = self.expr(e, scopes)
-            scope = {}
-            b.extend((self.pattern(p, scope), e2))
-            scopes = scopes + (scope,)
-        return Form((x.items[0], Vec(b, x.items[1].span), self.expr(body, scopes)), x.span)
-
-    def form_letrec(self, x, scopes):
-        pairs, body = core.letrec_parts(x)
-        scope = {}
-        names = [self.binder(p, scope) for p, _ in pairs]
-        scopes = scopes + (scope,)
-        b = []
-        for new, (_, e) in zip(names, pairs):
-            b.extend((new, self.form_fn(e, scopes)))
-        return Form((x.items[0], Vec(b, x.items[1].span), self.expr(body, scopes)), x.span)
-
-    def form_def(self, x, scopes):
-        core.fail("def is only allowed at the top level", x)
-
-    form_defrecord = form_def

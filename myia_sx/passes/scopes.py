@@ -1,0 +1,114 @@
+"""Lexical scopes over Lcore expressions (a shared helper, not a pass).
+
+:class:`ScopedRewriter` rebuilds an expression while keeping a chain of
+scopes that map each identifier (a name plus its hygiene marks, see
+:mod:`myia_sx.passes.expand_macros`) to the name it has in the output.  A pass
+says what a binder becomes (:meth:`~ScopedRewriter.binder`) and what a
+reference becomes (:meth:`~ScopedRewriter.ref`), and takes over the forms it
+changes by overriding :meth:`~ScopedRewriter.form`; the shapes of ``fn``,
+``let``, ``letrec``, ``if``, ``quote``, field access, tuples and calls are
+walked here, once, with :mod:`myia_sx.core` checking each form.
+"""
+
+from __future__ import annotations
+
+from .. import core
+from ..errors import SxSyntaxError
+from ..forms import Form, Keyword, Symbol, Vec, plain, strip_marks
+
+
+class ScopedRewriter:
+    def binder(self, s, scope):
+        """The output symbol for binder ``s``; records it in ``scope``."""
+        raise NotImplementedError
+
+    def ref(self, s, scopes):
+        """The output for a reference to ``s``."""
+        raise NotImplementedError
+
+    @staticmethod
+    def lookup(s, scopes):
+        """The output name of the innermost binder of ``s``, or None."""
+        key = (s.name, s.marks)
+        for scope in reversed(scopes):
+            new = scope.get(key)
+            if new is not None:
+                return new
+        return None
+
+    def pattern(self, p, scope):
+        if type(p) is Symbol:
+            return self.binder(p, scope)
+        return Vec([self.pattern(q, scope) for q in p.items], p.span)
+
+    def expr(self, x, scopes):
+        t = type(x)
+        if t is Symbol:
+            return self.ref(x, scopes)
+        if t is Vec:
+            return Vec([self.expr(i, scopes) for i in x.items], x.span)
+        if t is not Form:
+            return x
+        if not x.items:
+            core.fail("() is not an expression (write [] for the empty tuple)", x)
+        return self.form(x, scopes)
+
+    def form(self, x, scopes):
+        """A non-empty paren form: a special form or a call."""
+        head = x.items[0]
+        if type(head) is Symbol and self.lookup(head, scopes) is None:
+            h = head.name
+            if h in core.TOP_LEVEL_ONLY:
+                core.fail(f"{h} is only allowed at the top level", x)
+            if h in core.SPECIAL_FORMS:
+                return getattr(self, "form_" + {".": "dot"}.get(h, h))(x, scopes)
+        return self.call(x, scopes)
+
+    def call(self, x, scopes):
+        f, args, kwargs = core.call_parts(x)
+        if type(f) is Keyword:
+            raise SxSyntaxError(f"a keyword (:{f.name}) cannot be called", x.span)
+        items = [self.expr(f, scopes)] + [self.expr(a, scopes) for a in args]
+        for k, v in kwargs:
+            items.extend((k, self.expr(v, scopes)))
+        return Form(items, x.span)
+
+    def form_quote(self, x, scopes):
+        return Form((plain(x.items[0]), strip_marks(core.quote_datum(x))), x.span)
+
+    def form_dot(self, x, scopes):
+        e, fields = core.dot_parts(x)
+        return Form((plain(x.items[0]), self.expr(e, scopes), *map(plain, fields)), x.span)
+
+    def form_if(self, x, scopes):
+        return Form((plain(x.items[0]),) + tuple(self.expr(i, scopes)
+                                                 for i in core.if_parts(x)), x.span)
+
+    def form_fn(self, x, scopes):
+        params, body = core.fn_parts(x)
+        scope = {}
+        new_params = Vec([self.pattern(p, scope) for p in params], x.items[1].span)
+        return Form((plain(x.items[0]), new_params, self.expr(body, scopes + (scope,))),
+                    x.span)
+
+    def form_let(self, x, scopes):
+        pairs, body = core.let_parts(x)
+        b = []
+        for p, e in pairs:
+            e2 = self.expr(e, scopes)
+            scope = {}
+            b.extend((self.pattern(p, scope), e2))
+            scopes = scopes + (scope,)
+        return Form((plain(x.items[0]), Vec(b, x.items[1].span), self.expr(body, scopes)),
+                    x.span)
+
+    def form_letrec(self, x, scopes):
+        pairs, body = core.letrec_parts(x)
+        scope = {}
+        names = [self.binder(p, scope) for p, _ in pairs]
+        scopes = scopes + (scope,)
+        b = []
+        for new, (_, e) in zip(names, pairs):
+            b.extend((new, self.form_fn(e, scopes)))
+        return Form((plain(x.items[0]), Vec(b, x.items[1].span), self.expr(body, scopes)),
+                    x.span)
