@@ -153,19 +153,22 @@ class Session:
         """Run every form of ``text``; one ``(kind, payload)`` per form.
 
         ``kind`` is ``"value"`` (payload: the Python value) or ``"defined"``
-        (payload: the list of names the form defined).
+        (payload: the list of names the form defined, macros included).
         """
         forms = _read(text, filename)
         saved = self.env.snapshot()
         results = []
         try:
             for form in forms:
+                macros = dict(self.env.macros)
                 final = compile_forms((form,), self.env, expressions=True)
                 _guard("interpreter", self.env.load, final)
                 if _is_expression(final):
                     results.append(("value", to_python(self.env.globals["_"])))
                 else:
-                    results.append(("defined", _defined_names(final)))
+                    new_macros = [name for name, m in self.env.macros.items()
+                                  if macros.get(name) is not m]
+                    results.append(("defined", _defined_names(final) + new_macros))
         except BaseException:
             self.env.restore(saved)
             raise
