@@ -79,6 +79,9 @@ _STRING_PREFIXES = {"f": "f-strings", "fr": "f-strings", "rf": "f-strings",
 # and starts with a sign, a dot, a digit or the first letter of inf/nan
 # (Hy keeps the first character when it drops separators).
 _HY_NUMBER_HINT = re.compile(r"\d|Inf|NaN")
+# Hy also reads the imaginary unit with a sign or separators as a complex
+# number (-j, +J, j_, j,), though not j or J alone.
+_IMAGINARY_UNITS = frozenset({"j", "J", "+j", "+J", "-j", "-J"})
 
 
 def _int_any_base(s: str) -> int:
@@ -105,6 +108,9 @@ def parse_number(tok: str):
     if tok in _SPECIAL_FLOATS:
         return _SPECIAL_FLOATS[tok]
     if not _NUMBERISH.match(tok):
+        if tok not in ("j", "J") and (
+                tok[0] + tok[1:].replace("_", "").replace(",", "")) in _IMAGINARY_UNITS:
+            raise ValueError(f"complex literals ({tok}) are Hy-only syntax")
         if ((tok[0] in "+-.iInN" or tok[0].isdigit()) and _HY_NUMBER_HINT.search(tok)
                 and _hy_reads_as_number(tok)):
             raise ValueError(f"malformed number {tok}: Hy reads it as a number "

@@ -194,9 +194,19 @@ def test_malformed_keywords(text, col, fragment):
     ("\u0663", 1, 1, 2, ["malformed number"]),  # ARABIC-INDIC DIGIT THREE
     ("NaNj", 1, 1, 5, ["malformed number"]),
     ("+,0x1", 1, 1, 6, ["malformed number"]),  # Hy: int("+0x1", 0) == 1
+    # the imaginary unit with a sign or separators is a complex number to Hy
+    ("(f -j)", 1, 4, 6, ["complex literals (-j)", "Hy-only"]),
+    ("+J", 1, 1, 3, ["complex", "Hy-only"]),
+    ("j_", 1, 1, 3, ["complex", "Hy-only"]),
+    ("+_j", 1, 1, 4, ["complex", "Hy-only"]),
 ])
 def test_malformed_numbers(text, line, col, end_col, fragments):
     assert_error(text, line, col, *fragments, end_col=end_col)
+
+
+@pytest.mark.parametrize("text", ["j", "J", "_j", "j_1", "jx", "-jx"])
+def test_symbols_near_the_imaginary_unit(text):
+    assert read(text) == (Symbol(text),)
 
 
 def test_malformed_number_is_an_error_not_a_symbol():
