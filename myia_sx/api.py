@@ -61,8 +61,14 @@ def load_string(text: str, backend: str | None = None, filename: str = "<string>
     module: each is called with the argument forms of a call and returns the
     form to use instead (hygiene applies as for ``defmacro``).
     """
+    return load_forms(_read(text, filename), filename, backend, macros)
+
+
+def load_forms(forms, filename: str = "<string>", backend: str | None = None,
+               macros: dict | None = None) -> "Module":
+    """Load a module given as surface forms (as the reader or the Hy bridge
+    gives them); ``macros`` as for :func:`load_string`."""
     backend = _check_backend(backend)
-    forms = _read(text, filename)
     env = new_env(macros)
     final = compile_forms(forms, env)
     _guard("interpreter", env.load, final)
@@ -357,6 +363,6 @@ def to_python(v):
     return v
 
 
-__all__ = ["load", "load_string", "read", "loads", "dumps", "Module", "Function", "Session",
+__all__ = ["load", "load_string", "load_forms", "read", "loads", "dumps", "Module", "Function", "Session",
            "register_macro",
            "type_name"]
