@@ -49,17 +49,26 @@ class SxError(Exception):
 
 
 def _expansions(span):
-    """Notes naming the macro calls that produced the code at ``span``."""
-    lines = []
-    shown = span
+    """Notes naming the macro calls that produced the code at ``span``
+    (innermost first; a long chain shows its 4 innermost and 2 outermost)."""
+    chain = []
     exp = getattr(span, "expansion", None)
     while exp is not None:
-        name, call = exp
+        chain.append(exp)
+        exp = exp[1].expansion
+    if len(chain) > 8:
+        chain = chain[:4] + [len(chain) - 6] + chain[-2:]
+    lines = []
+    shown = span
+    for item in chain:
+        if type(item) is int:
+            lines.append(f"note: ... {item} more expansions ...")
+            continue
+        name, call = item
         lines.append(f"{call.file}:{call.line}:{call.col}: note: in expansion of ({name} ...)")
         if (call.line, call.col) != (shown.line, shown.col) or call.source is not shown.source:
             lines.extend(_excerpt(call))
         shown = call
-        exp = call.expansion
     return lines
 
 

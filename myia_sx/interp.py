@@ -26,7 +26,7 @@ import numpy as np
 from . import core
 from .errors import SxError, SxNameError, SxRuntimeError, SxSyntaxError, SxTypeError
 from .forms import Form, Seq, Symbol, Vec
-from .prims import PRIMS, Prim, PrimShapeError
+from .prims import PRIMS, MacroSyntaxError, Prim, PrimShapeError
 from .values import Closure, RecordType, type_name
 
 # opcodes
@@ -328,6 +328,7 @@ class Env:
         if h == "def":
             name, e = core.def_parts(form)
             self.names.add(name.name)
+            self.macros.pop(name.name, None)   # a value now, no longer a macro
             value = run(self.compile_expr(e, name.name), ())
             self.globals[name.name] = value
             self.spans[name.name] = name.span
@@ -560,6 +561,8 @@ def _loop(code, loc, free):
                     clo.free = tuple([loc[i] if k == LOCAL else free[i] for k, i in caps])
             else:
                 raise AssertionError(f"bad opcode {op}")
+    except MacroSyntaxError:
+        raise   # about the macro's input: expand_macros locates it at the call
     except SxError as e:
         form = code.forms[pc - 1] if pc else None
         _locate(e, form)

@@ -711,7 +711,7 @@ _gensym_counter = itertools.count(1)
 
 @prim("gensym", 0, 1)
 def _gensym(base="g"):
-    """A fresh symbol that no user code can name."""
+    """A fresh symbol, base%gN (names with % are the compiler's: do not write them)."""
     if isinstance(base, Symbol):
         base = base.name
     if type(base) is not str:

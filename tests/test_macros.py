@@ -592,3 +592,42 @@ def test_session_keeps_macros_and_rolls_back_failed_chunks():
     with pytest.raises(SxNameError):
         s.run("(cube 2)")   # cube's chunk failed, so cube is gone
     same(s.run("(sq 5)"), [("value", 25)])
+
+
+def test_top_level_use_before_defmacro():
+    src = "(deftwo a)\n(defmacro deftwo [n] `(def ~n 2))\n"
+    with pytest.raises(SxMacroError, match="deftwo is used at the top level before its defmacro"):
+        myia_sx.load_string(src)
+
+
+def test_session_last_definition_wins_between_def_and_defmacro():
+    s = Session()
+    s.run("(defn when [a b] (+ a b))")
+    same(s.run("(when 1 2)"), [("value", 3)])
+    s.run("(defmacro when [a b] `(* ~a ~b))")
+    same(s.run("(when 3 4)"), [("value", 12)])
+
+
+def test_syntax_error_without_position_points_at_the_macro_call():
+    src = "(defmacro bad [x] (syntax-error \"no good\" x))\n(defn main [] (bad 1))\n"
+    with pytest.raises(SxSyntaxError, match="no good") as info:
+        myia_sx.load_string(src, filename="f.sx")
+    assert str(info.value).startswith("f.sx:2:15:")
+    assert info.value.notes == []
+
+
+def test_long_expansion_chain_is_abbreviated():
+    src = ("(defmacro count-down [n] (if (= n 0) '(first []) `(+ 1 (count-down ~(- n 1)))))\n"
+           "(defn main [] (count-down 50))\n")
+    with pytest.raises(SxRuntimeError) as info:
+        myia_sx.load_string(src, filename="f.sx").main()
+    text = info.value.format()
+    assert text.count("in expansion of (count-down ...)") == 6
+    assert "... 45 more expansions ..." in text
+
+
+def test_unbound_name_suggestions_hide_compiler_names():
+    src = "(defn main [] (loop [i 0] (if (< i 3) (recur (+ i 1)) (recurr i))))"
+    with pytest.raises(SxNameError) as info:
+        myia_sx.load_string(src)
+    assert "%" not in info.value.message

@@ -159,6 +159,9 @@ class _Expander(ScopedRewriter):
             return strip_marks(f)
         if h == "require":
             return f
+        if h in self.env.macros and h not in self.module_defs:
+            raise SxMacroError(f"macro {h} is used at the top level before its defmacro "
+                               "(top-level forms are expanded in order)", f.span)
         return self.expr(f, ())
 
     # -- defmacro --------------------------------------------------------------------
@@ -187,6 +190,10 @@ class _Expander(ScopedRewriter):
             params.pop(rest[0])
         fn = Form((Symbol("fn", form.span), Vec(params, items[2].span), items[3]), form.span)
         closure = self.compile_macro(fn, name)
+        # a name is a macro or a value, whichever was defined last
+        self.env.names.discard(name.name)
+        self.env.globals.pop(name.name, None)
+        self.globals.discard(name.name)
         self.env.macros[name.name] = Macro(name.name, closure, len(params) - bool(rest),
                                            bool(rest), form.span, doc)
 

@@ -83,6 +83,7 @@ class _Resolver(ScopedRewriter):
         known = set(self.globals) | set(PRIMS)
         for scope in scopes:
             known |= {name for name, _ in scope}
+        known = {k for k in known if "%" not in k}   # compiler-made names stay hidden
         close = difflib.get_close_matches(s.name, sorted(known), n=3, cutoff=0.65)
         hint = f" (did you mean {' or '.join(close)}?)" if close else ""
         return SxNameError(f"unbound name {s.name}{hint}", s.span)
