@@ -37,10 +37,16 @@ MAX_FRAMES = 2_000_000
 
 
 class Code:
-    """A compiled function body."""
+    """A compiled function body.
+
+    ``fn_form`` is the ``(fn ...)`` form it was compiled from and
+    ``free_names`` the names of the variables its closures capture, in order
+    (so the ``J`` operator of :mod:`myia_sx.ad` can transform a closure's code
+    and carry its captured values over by name); ``j_code`` caches that
+    transformation."""
 
     __slots__ = ("name", "nparams", "param_names", "nlocals", "instrs", "forms",
-                 "span", "globals")
+                 "span", "globals", "fn_form", "free_names", "j_code")
 
     def __init__(self, name, nparams, param_names, span, globals_):
         self.name = name
@@ -51,6 +57,9 @@ class Code:
         self.forms = []
         self.span = span
         self.globals = globals_
+        self.fn_form = None
+        self.free_names = ()
+        self.j_code = None
 
 
 class _FnCompiler:
@@ -218,6 +227,8 @@ class _FnCompiler:
                 sub.emit(LOCAL, i, p)
                 sub.bind(p, x)
         sub.expr(body, True)
+        code.fn_form = x
+        code.free_names = tuple(sorted(sub.free, key=sub.free.get))
         return code, tuple(sub.captures)
 
     def form_def(self, x, tail):

@@ -2,7 +2,8 @@
 
 Every module starts from the *base* environment: ``macros/core.sx`` (``defn``,
 ``cond``, ``loop`` ...) followed by the files of ``prelude/`` in name order
-(``sigmoid``, ``softmax``, tuple helpers ...), each compiled by the ordinary
+(``sigmoid``, ``softmax``, tuple helpers ...) and the derivative rules
+``prelude/derivatives.sx``, each compiled by the ordinary
 pipeline and evaluated once per process.  A module pulls more with
 ``(require macros.nn)``: the file ``macros/nn.sx``, looked up first next to the
 requiring file, then in the library root.  Requiring a library brings in its
@@ -38,8 +39,12 @@ def library_root() -> Path:
 
 
 def base_files() -> list:
+    """``macros/core.sx``, the prelude in name order, then its derivative rules
+    (``prelude/derivatives.sx``, which may use the rest of the prelude)."""
     root = library_root()
-    return [root / "macros" / "core.sx"] + sorted((root / "prelude").glob("*.sx"))
+    prelude = sorted((root / "prelude").glob("*.sx"), key=lambda p: (p.name == "derivatives.sx",
+                                                                      p.name))
+    return [root / "macros" / "core.sx"] + prelude
 
 
 _base_env = None

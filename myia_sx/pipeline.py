@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .errors import SxError, SxInternalError, SxSyntaxError
-from .passes import expand_macros, normalize_anf, resolve_names
+from .passes import differentiate, expand_macros, normalize_anf, resolve_names
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ PASSES = (
     Pass("expand_macros", "Lsurface", "Lcore", expand_macros.run),
     Pass("resolve_names", "Lcore", "Lcore", resolve_names.run),
     Pass("normalize_anf", "Lcore", "Lanf", normalize_anf.run),
+    Pass("differentiate", "Lanf", "Lanf", differentiate.run),
 )
 
 PASS_NAMES = tuple(p.name for p in PASSES)

@@ -797,3 +797,157 @@ _pred("string?", lambda x: type(x) is str, "True for a string.")
 _pred("list?", lambda x: type(x) is Form, "True for a parenthesised form.")
 _pred("vector?", lambda x: type(x) is Vec, "True for a bracket form.")
 
+
+
+# -- automatic differentiation (see myia_sx/ad.py and passes/differentiate.py) ---------
+
+def _ad():
+    from . import ad
+
+    return ad
+
+
+@prim("J", 1)
+def _J(f):
+    """The J-transform of a value: a function returning [value backpropagator]."""
+    return _ad().J(f)
+
+
+@prim("J-shallow", 1)
+def _J_shallow(c):
+    """The J-transform of a closure whose captured values are J-values already."""
+    return _ad().J_shallow(c)
+
+
+def _maker_prim(name, kind, kwargs, doc):
+    def impl(jf, **kw):
+        return _ad().make(kind, jf, **kw)
+    impl.__doc__ = doc
+    prim(name, 1, 1, kwargs)(impl)
+
+
+_maker_prim("grad*", "grad", {"wrt": 0},
+            "(grad* (J f) :wrt w): the gradient function of f (what grad expands to).")
+_maker_prim("value-and-grad*", "value-and-grad", {"wrt": 0},
+            "(value-and-grad* (J f) :wrt w): f's [value gradient] function.")
+_maker_prim("vjp*", "vjp", None,
+            "(vjp* (J f)): the function of x ... giving [(f x ...) back].")
+_maker_prim("jvp*", "jvp", None,
+            "(jvp* (J f)): the function of [x ...] [dx ...] giving [value tangent].")
+
+
+@prim("sens+", 2)
+def _sens_add(a, b):
+    """Add two sensitivities (None is zero; tuples, records and closure sensitivities by part)."""
+    return _ad().sens_add(a, b)
+
+
+@prim("sens-out", 2)
+def _sens_out(x, s):
+    """The gradient for x from its sensitivity s: x's structure, zeros where None."""
+    return _ad().sens_out(x, s)
+
+
+@prim("sens-get", 2)
+def _sens_get(d, i):
+    """Element i of a tuple sensitivity (None stays None)."""
+    return _ad().sens_get(d, i)
+
+
+@prim("sens-at", 3)
+def _sens_at(like, i, v):
+    """A tuple sensitivity shaped like tuple like: v at i, None elsewhere."""
+    return _ad().sens_at(like, i, v)
+
+
+@prim("env-sens", 0, None)
+def _env_sens(*kv):
+    """(env-sens 'x dx ...): the sensitivity of a closure's captured variables."""
+    return _ad().env_sens(*kv)
+
+
+@prim("env-get", 2)
+def _env_get(e, k):
+    """The sensitivity of captured variable k in a closure sensitivity (None if none)."""
+    return _ad().env_get(e, k)
+
+
+@prim("field-sens", 3)
+def _field_sens(r, name, v):
+    """A record sensitivity of r's type: v in field name, None elsewhere."""
+    return _ad().field_sens(r, name, v)
+
+
+@prim("sens-field", 2)
+def _sens_field(d, name):
+    """Field name of a record sensitivity (None stays None)."""
+    return _ad().sens_field(d, name)
+
+
+@prim("grad-seed", 1)
+def _grad_seed(y):
+    """1 of the type of scalar y (an error for a non-scalar): where grad starts."""
+    return _ad().grad_seed(y)
+
+
+@prim("unbroadcast", 2)
+def _unbroadcast(d, x):
+    """Sum sensitivity d down to the shape of x (undo broadcasting)."""
+    return _ad().unbroadcast(d, x)
+
+
+@prim("unreduce", 4)
+def _unreduce(d, x, axis, keepdims):
+    """Broadcast the sensitivity d of a reduction over axis back to x's shape."""
+    return _ad().unreduce(d, x, axis, keepdims)
+
+
+@prim("zeros-like", 1)
+def _zeros_like(x):
+    """The zero of x's type and structure (tuples and records by part)."""
+    return _ad().zeros_like(x)
+
+
+@prim("size", 1)
+def _size(x):
+    """The number of elements of an array (1 for a number)."""
+    if type(x) is np.ndarray:
+        return int(x.size)
+    _num_or_array("size", x, 1)
+    return 1
+
+
+@prim("sens-index", 3)
+def _sens_index(like, idx, v):
+    """Zeros shaped like array like, with v at index tuple idx (the adjoint of get)."""
+    out = np.zeros(like.shape, dtype=np.result_type(like.dtype, np.float64))
+    out[tuple(idx)] = v
+    return out
+
+
+@prim("get-at", 2)
+def _get_at(a, idx):
+    """(get a i j ...) with the indices as one tuple."""
+    return _get(a, *idx)
+
+
+@prim("to-tuple", 1)
+def _to_tuple(a):
+    """An array as nested tuples of numbers (the inverse of array)."""
+    if type(a) is not np.ndarray:
+        raise SxTypeError(f"to-tuple expects an array, got {type_name(a)}")
+    def conv(x):
+        return tuple(conv(v) for v in x) if type(x) is np.ndarray else scalar(x)
+    return conv(a) if a.ndim else scalar(a[()])
+
+
+@prim("split-like", 3)
+def _split_like(d, xs, axis):
+    """Cut d (a concatenation along axis) into pieces shaped like the tuple xs."""
+    return _ad().split_like(d, xs, axis)
+
+
+@prim("join-like", 3)
+def _join_like(ds, xs, axis):
+    """Concatenate pieces ds (None: zeros shaped like the piece of xs) along axis."""
+    return _ad().join_like(ds, xs, axis)
