@@ -207,8 +207,9 @@ def sens_field(d, name):
     return d._values[type(d)._sx_type.index[name.name]]
 
 
-def grad_seed(y):
-    """The output sensitivity that starts ``grad``: 1 of ``y``'s type."""
+def grad_seed(y, f=None):
+    """The output sensitivity that starts ``grad``: 1 of ``y``'s type (``f``:
+    the function differentiated, whose definition an error points at)."""
     t = type(y)
     if t is float or t is int:
         return 1.0
@@ -216,8 +217,17 @@ def grad_seed(y):
         return np.float32(1.0)
     if t is np.ndarray and y.ndim == 0:
         return np.ones_like(y)
+    code = getattr(f, "code", None)
+    name = ""
+    if code is not None:
+        base = code.name
+        while base.startswith("J(") and base.endswith(")"):
+            base = base[2:-1]
+        base = base.split("%")[0]
+        name = "" if base in ("fn", "<expr>") else f" {base}"
     raise SxGradError(f"grad needs a function whose output is a scalar, got {type_name(y)} "
-                      "(use vjp for other outputs)")
+                      f"from{name or ' the function'} (use vjp for other outputs)",
+                      getattr(code, "span", None))
 
 
 # -- J ---------------------------------------------------------------------------------

@@ -577,6 +577,14 @@ def _loop(code, loc, free):
     except SxError as e:
         form = code.forms[pc - 1] if pc else None
         _locate(e, form)
+        if e.span is None:
+            # code made at run time (e.g. by grad) has no source: blame the
+            # innermost call that has one
+            for fr in reversed(frames):
+                span = getattr(fr[0].forms[fr[2] - 1], "span", None)
+                if span is not None:
+                    e.span = span
+                    break
         for fr in reversed(frames[-4:]):
             c, _, fpc, *_ = fr
             call = c.forms[fpc - 1]

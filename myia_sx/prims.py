@@ -884,10 +884,10 @@ def _sens_field(d, name):
     return _ad().sens_field(d, name)
 
 
-@prim("grad-seed", 1)
-def _grad_seed(y):
-    """1 of the type of scalar y (an error for a non-scalar): where grad starts."""
-    return _ad().grad_seed(y)
+@prim("grad-seed", 1, 2)
+def _grad_seed(y, f=None):
+    """1 of the type of scalar y (an error for a non-scalar output of function f): where grad starts."""
+    return _ad().grad_seed(y, f)
 
 
 @prim("unbroadcast", 2)

@@ -409,7 +409,9 @@ def nn_macros():
 def library_functions():
     root = library.library_root()
     names = []
-    for path in sorted((root / "prelude").glob("*.sx")) + sorted((root / "macros").glob("*.sx")):
+    # the derivative rules (prelude/derivatives.sx) are documented in docs/grad.md
+    prelude = [p for p in sorted((root / "prelude").glob("*.sx")) if p.name != "derivatives.sx"]
+    for path in prelude + sorted((root / "macros").glob("*.sx")):
         names += defined_names(path)[0]
     return names
 

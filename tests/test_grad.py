@@ -502,8 +502,10 @@ def test_deep_recursion_differentiates():
 class TestErrors:
     def test_non_scalar_output(self):
         m = load("(defn f [a] (* a 2.0))\n(defn main [a] ((grad f) a))")
-        with pytest.raises(SxGradError, match="output is a scalar, got array"):
+        with pytest.raises(SxGradError, match="output is a scalar, got array f64.3. from f") \
+                as info:
             m.main(np.ones(3))
+        assert str(info.value).startswith("<string>:1:1:")   # f's definition
 
     def test_primitive_without_rule(self):
         # f is a top-level function, so differentiate transforms it ahead of time
@@ -597,3 +599,87 @@ def test_every_primitive_used_in_a_rule_has_a_rule():
     assert used_prims, "found no primitives in the rules"
     missing = sorted(used_prims - have - {"quote"})
     assert not missing, f"primitives used in derivative rules without a rule: {missing}"
+
+
+# -- cost: primitive operations of the gradient against the function's ------------------------
+
+# The primitives that do arithmetic; AD's bookkeeping (get, none?, env-get,
+# unbroadcast of same-shaped values, ...) moves values around.  sens+ is an
+# addition and counts.
+ARITHMETIC = {"+", "-", "*", "/", "**", "neg", "exp", "log", "sin", "cos", "tan", "tanh",
+              "sqrt", "abs", "max", "min", "sum", "mean", "@", "where", "<", "<=", ">", ">=",
+              "=", "sens+"}
+
+
+@pytest.fixture
+def op_counts(monkeypatch):
+    """Count calls of every primitive (the base library is rebuilt with the
+    counting implementations and put back afterwards)."""
+    import collections
+
+    from myia_sx import ad, library
+
+    counts = collections.Counter()
+    for name, p in PRIMS.items():
+        def counted(*a, _impl=p.impl, _name=name, **k):
+            counts[_name] += 1
+            return _impl(*a, **k)
+        monkeypatch.setattr(p, "impl", counted)
+    monkeypatch.setattr(library, "_base_env", None)
+    monkeypatch.setattr(library, "_libraries", {})
+    for cache in ("_prim_cache", "_maker_cache", "_record_cache"):
+        monkeypatch.setattr(ad, cache, {})
+    return counts
+
+
+def arithmetic(counts):
+    return sum(n for name, n in counts.items() if name in ARITHMETIC)
+
+
+@pytest.mark.parametrize("src, args", [
+    (SCALAR + "(defn f [x] (trig x))", (0.7,)),
+    (SCALAR + "(defn f [x] (+ (poly x) (mixed x 1.5)))", (0.4,)),
+    (CONTROL + "(defn f [x] (pw x 50))", (1.01,)),
+    (CONTROL + "(defn f [x] (nested-loops x 10))", (1.01,)),
+    (MLP.replace("(defn main", "(defn unused") + "(defn f [p x y] (mlp-loss p x y))",
+     ((rng_array(4, 5), rng_array(5, seed=1), rng_array(5, 2, seed=2), rng_array(2, seed=3)),
+      rng_array(8, 4, seed=4), rng_array(8, 2, seed=5))),
+])
+def test_gradient_costs_at_most_about_four_times_the_function(op_counts, src, args):
+    m = load(src + "(defn g [] (grad f))")
+    g = m.g()
+    g(*args)                      # the first call compiles; count the second
+    op_counts.clear()
+    m.f(*args)
+    primal = arithmetic(op_counts)
+    op_counts.clear()
+    g(*args)
+    ratio = arithmetic(op_counts) / primal
+    print(f"op-count ratio {ratio:.2f} ({primal} primal operations)")
+    assert primal > 0 and ratio <= 4.0, (primal, dict(op_counts), ratio)
+
+
+# -- docs/grad.md ------------------------------------------------------------------------------------
+
+def test_docs_list_every_rule():
+    from conftest import ROOT
+
+    text = (ROOT / "docs" / "grad.md").read_text()
+    missing = [n for n in rules() if f"| `{n}` |" not in text]
+    assert not missing, f"rules missing from docs/grad.md: {missing}"
+
+
+def test_docs_show_what_the_pass_prints():
+    import re
+
+    from conftest import ROOT
+    from myia_sx import pipeline
+    from myia_sx.printer import pretty
+
+    text = (ROOT / "docs" / "grad.md").read_text()
+    pairs = re.findall(r"```sx\n(.*?)```\n\n(?:[^`]*?)```sx-differentiate\n(.*?)```", text, re.S)
+    assert len(pairs) == 2
+    for src, shown in pairs:
+        out = pipeline.compile_module(myia_sx.read(src), pipeline.Context(), "differentiate")
+        assert "\n".join(pretty(f) for f in out) + "\n" == shown
+        assert myia_sx.load_string(src).main() is not None

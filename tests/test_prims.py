@@ -680,6 +680,72 @@ def test_form_function_errors(expr, err, msg):
         ev(expr)
 
 
+# -- differentiation helpers (myia_sx/ad.py) ---------------------------------------------
+
+def test_sensitivity_arithmetic():
+    same(ev("(sens+ None 2.0)"), 2.0)
+    same(ev("(sens+ [1.0 None] [2.0 3.0])"), (3.0, 3.0))
+    same(ev("(sens-get None 1)"), None)
+    same(ev("(sens-get [1.0 2.0] 1)"), 2.0)
+    same(ev("(sens-at [5 6 7] 1 2.0)"), (None, 2.0, None))
+    same(ev("(sens-out [1.0 2 True] None)"), (0.0, 0, False))
+    same(ev("(sens-out [1.0 2.0] [None 3.0])"), (0.0, 3.0))
+    same(ev("(zeros-like [1.5 [2 (array [1.0 2.0])]])"), (0.0, (0, np.zeros(2))))
+
+
+def test_closure_sensitivities():
+    same(ev("(env-get (env-sens 'x 1.0 'y None) 'x)"), 1.0)
+    same(ev("(env-get (env-sens 'x 1.0) 'y)"), None)
+    same(ev("(env-get (sens+ (env-sens 'x 1.0) (env-sens 'x 2.0 'y 3.0)) 'x)"), 3.0)
+
+
+def test_record_sensitivities():
+    src = """(defrecord P [a b])
+             (defn main [] (let [s (field-sens (P 1.0 2.0) 'b 5.0)]
+                             [(. s a) (. s b) (sens-field s 'b) (sens-field None 'a)]))"""
+    same(run(src), (None, 5.0, 5.0, None))
+
+
+def test_broadcast_helpers():
+    same(ev("(unbroadcast (ones [2 3]) (zeros [3]))"), np.full(3, 2.0))
+    same(ev("(unbroadcast (ones [2 3]) (zeros [2 1]))"), np.full((2, 1), 3.0))
+    same(ev("(unbroadcast (ones [2 3]) 1.0)"), 6.0)
+    same(ev("(unreduce 2.0 (zeros [2]) None False)"), np.full(2, 2.0))
+    same(ev("(unreduce (array [1.0 2.0]) (zeros [2 2]) 1 False)"),
+         np.array([[1.0, 1.0], [2.0, 2.0]]))
+    same(ev("(size (zeros [2 3]))"), 6)
+    same(ev("(size 1.5)"), 1)
+
+
+def test_indexing_and_splitting_helpers():
+    same(ev("(sens-index (zeros [2 2]) [1 0] 3.0)"), np.array([[0.0, 0.0], [3.0, 0.0]]))
+    same(ev("(get-at (array [[1.0 2.0] [3.0 4.0]]) [1 1])"), 4.0)
+    same(ev("(to-tuple (array [[1.0 2.0] [3.0 4.0]]))"), ((1.0, 2.0), (3.0, 4.0)))
+    a, b = ev("(split-like (array [1.0 2.0 3.0]) [(zeros [1]) (zeros [2])] 0)")
+    same(a, np.array([1.0]))
+    same(b, np.array([2.0, 3.0]))
+    same(ev("(split-like [1 2 3] [[0] [0 0]] 0)"), ((1,), (2, 3)))
+    same(ev("(join-like [None (array [5.0])] [(zeros [2]) (zeros [1])] 0)"),
+         np.array([0.0, 0.0, 5.0]))
+
+
+def test_grad_seed():
+    same(ev("(grad-seed 3.0)"), 1.0)
+    with pytest.raises(myia_sx.SxGradError, match="output is a scalar"):
+        ev("(grad-seed [1.0])")
+
+
+def test_j_and_makers():
+    src = """(defn f [x] (* x x))
+             (defn main []
+               (let [[y bp] ((J f) 3.0)
+                     jf (J f)]
+                 [y (get (bp 1.0) 1) ((grad* jf) 3.0) ((value-and-grad* jf :wrt 0) 3.0)
+                  (get ((vjp* jf) 3.0) 0) ((jvp* jf) [3.0] [1.0])
+                  (get ((J-shallow (grad* (J jf))) 3.0) 0)]))"""
+    same(run(src), (9.0, 6.0, 6.0, (9.0, 6.0), 9.0, (9.0, 6.0), 6.0))
+
+
 # -- predicates --------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("expr, want", [

@@ -498,7 +498,7 @@ def maker_form(kind, n, wrt):
     if kind in ("grad", "value-and-grad"):
         g = grads(wrt) if type(wrt) is int else Vec([grads(i) for i in wrt])
         res = g if kind == "grad" else Vec([y, g])
-        body = L(S("let"), Vec(head + [ds, L(bp, L(S("grad-seed"), y))]), res)
+        body = L(S("let"), Vec(head + [ds, L(bp, L(S("grad-seed"), y, jf))]), res)
         inner = L(S("fn"), Vec(xs), body)
     elif kind == "vjp":
         ct = S("ct")
