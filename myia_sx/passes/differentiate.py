@@ -146,7 +146,7 @@ def _live(bindings, result):
     used = _symbols(result)
     kept = []
     for name, value in reversed(pairs):
-        if name.name in used:
+        if _symbols(name) & used:
             kept.append((name, value))
             used |= _symbols(value)
     return [v for pair in reversed(kept) for v in pair]
@@ -201,11 +201,14 @@ class _Back:
         self.bindings.extend((name, c))
         return name
 
-    def guarded(self, base, s, n, c):
-        """Bind ``c`` (which returns a tuple of ``n`` sensitivities for output
-        sensitivity ``s``), or ``n`` Nones when ``s`` is None at run time."""
+    def guarded(self, bases, s, c):
+        """Bind names for the tuple of sensitivities ``c`` gives for output
+        sensitivity ``s`` (one per base name), or Nones when ``s`` is None at
+        run time; returns the names."""
         z = self.bind("z", L(S("none?"), s))
-        return self.bind(base, L(S("if"), z, Vec([None] * n), c))
+        names = [S(self.supply.fresh(b)) for b in bases]
+        self.bindings.extend((Vec(names), L(S("if"), z, Vec([None] * len(names)), c)))
+        return names
 
     def add(self, x, s):
         """Add sensitivity (an atom) ``s`` to variable ``x`` (if ``x`` is a local symbol)."""
@@ -389,7 +392,7 @@ class _JBody:
         def back(B):
             s = B.of(p)
             if s is not None:
-                dk = B.bind("dk", L(S("get"), B.guarded("ds", s, 1, L(bpk, s)), 0))
+                (dk,) = B.guarded(["dk"], s, L(bpk, s))
                 for v in free:
                     B.add(S(v), B.bind("d" + v.split("%")[0], L(S("env-get"), dk, quoted(v))))
         backs.append(back)
@@ -429,12 +432,12 @@ class _JBody:
             s = B.of(p)
             if s is None:
                 return
-            ds = B.guarded("ds", s, len(args) + 1, L(bp, s))
+            ds = B.guarded(["d"] * (len(args) + 1), s, L(bp, s))
             if self.is_local_sym(f):
-                B.add(f, B.bind("d", L(S("get"), ds, 0)))
-            for i, a in enumerate(args):
+                B.add(f, ds[0])
+            for a, d in zip(args, ds[1:]):
                 if self.is_local_sym(a):
-                    B.add(a, B.bind("d", L(S("get"), ds, i + 1)))
+                    B.add(a, d)
         backs.append(back)
 
     def prim_call(self, p, out, prim, c, args, kwargs, fwd, backs):
@@ -467,10 +470,10 @@ class _JBody:
             given = {k.name: v for k, v in kwargs}
             kw = [given.get(k, prim.kwargs[k]) for k in prim.kwargs]
             rule_args = list(args) if prim.min_args == prim.max_args else [Vec(args)]
-            ds = B.guarded("ds", s, len(args), L(S("d/" + name), *rule_args, *kw, out, s))
-            for i, a in enumerate(args):
+            ds = B.guarded(["d"] * len(args), s, L(S("d/" + name), *rule_args, *kw, out, s))
+            for a, d in zip(args, ds):
                 if self.is_local_sym(a):
-                    B.add(a, B.bind("d", L(S("get"), ds, i)))
+                    B.add(a, d)
         backs.append(back)
 
     @staticmethod
