@@ -836,6 +836,18 @@ _maker_prim("jvp*", "jvp", None,
             "(jvp* (J f)): the function of [x ...] [dx ...] giving [value tangent].")
 
 
+@prim("param-index", 2)
+def _param_index(f, k):
+    """1 + the position of the parameter named by keyword k in function f's
+    parameters (where a backpropagator puts its sensitivity)."""
+    code = getattr(f, "code", None)
+    names = code.param_names if code is not None else ()
+    if type(k) is not Keyword or k.name not in names:
+        raise SxTypeError(f"{getattr(f, 'name', type_name(f))} has no parameter named "
+                          f"{getattr(k, 'name', k)}")
+    return 1 + names.index(k.name)
+
+
 @prim("sens+", 2)
 def _sens_add(a, b):
     """Add two sensitivities (None is zero; tuples, records and closure sensitivities by part)."""

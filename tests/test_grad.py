@@ -204,6 +204,15 @@ class TestClosures:
                             "((grad chosen) x False) ((grad captured-twice) x)])")
         same(m.main(1.5), (9.0, 3.0, 3.0, 6.0))   # 6x, 3, 2x, 4x
 
+    def test_keyword_arguments_get_their_gradients(self):
+        m = load("""
+            (defn g [a b] (- (* a a) (sin b)))
+            (defrecord P [u v])
+            (defn f [x] (+ (g :b x :a (* 3.0 x)) (. (P :v x :u 1.0) v)))
+            (defn main [x] [((grad f) x) ((grad (grad f)) x)])""")
+        x = 0.4
+        np.testing.assert_allclose(m.main(x), (18 * x - math.cos(x) + 1, 18 + math.sin(x)))
+
     def test_gradient_of_a_closure_argument_through_its_captures(self):
         # k is captured by the closure passed to twice; its gradient flows back
         m = load(CLOSURES + "(defn main [k] ((grad (fn [k] (twice (make-scaler k) 1.0))) k))")

@@ -729,6 +729,12 @@ def test_indexing_and_splitting_helpers():
          np.array([0.0, 0.0, 5.0]))
 
 
+def test_param_index():
+    same(ev("(param-index (fn [a b] a) ':b)"), 2)
+    with pytest.raises(SxTypeError, match="has no parameter named c"):
+        ev("(param-index (fn [a b] a) ':c)")
+
+
 def test_grad_seed():
     same(ev("(grad-seed 3.0)"), 1.0)
     with pytest.raises(myia_sx.SxGradError, match="output is a scalar"):

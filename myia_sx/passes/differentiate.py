@@ -432,7 +432,18 @@ class _JBody:
             s = B.of(p)
             if s is None:
                 return
-            ds = B.guarded(["d"] * (len(args) + 1), s, L(bp, s))
+            if not kwargs:
+                ds = B.guarded(["d"] * (len(args) + 1), s, L(bp, s))
+            else:
+                # the callee's parameter order is known at run time only:
+                # keyword arguments find their sensitivity by name
+                z = B.bind("z", L(S("none?"), s))
+                whole = B.bind("ds", L(S("if"), z, None, L(bp, s)))
+                ds = [B.bind("d", L(S("sens-get"), whole, i)) for i in range(len(args) + 1)]
+                for k, v in kwargs:
+                    if self.is_local_sym(v):
+                        i = B.bind("i", L(S("param-index"), jf, L(S("quote"), k)))
+                        B.add(v, B.bind("d", L(S("sens-get"), whole, i)))
             if self.is_local_sym(f):
                 B.add(f, ds[0])
             for a, d in zip(args, ds[1:]):
