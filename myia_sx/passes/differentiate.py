@@ -218,6 +218,11 @@ class _Back:
         self.sens[x.name] = s if cur is None else self.bind(
             "d" + x.name.split("%")[0], L(S("sens+"), cur, s))
 
+    def add_each(self, xs, ss):
+        """Add each sensitivity of ``ss`` to the corresponding ``xs``."""
+        for x, s in zip(xs, ss):
+            self.add(x, s)
+
     def of(self, p):
         """The sensitivity (an atom, or None) of pattern ``p``."""
         if type(p) is Symbol:
@@ -444,11 +449,7 @@ class _JBody:
                     if self.is_local_sym(v):
                         i = B.bind("i", L(S("param-index"), jf, L(S("quote"), k)))
                         B.add(v, B.bind("d", L(S("sens-get"), whole, i)))
-            if self.is_local_sym(f):
-                B.add(f, ds[0])
-            for a, d in zip(args, ds[1:]):
-                if self.is_local_sym(a):
-                    B.add(a, d)
+            B.add_each([f, *args], ds)
         backs.append(back)
 
     def prim_call(self, p, out, prim, c, args, kwargs, fwd, backs):
@@ -482,9 +483,7 @@ class _JBody:
             kw = [given.get(k, prim.kwargs[k]) for k in prim.kwargs]
             rule_args = list(args) if prim.min_args == prim.max_args else [Vec(args)]
             ds = B.guarded(["d"] * len(args), s, L(S("d/" + name), *rule_args, *kw, out, s))
-            for a, d in zip(args, ds):
-                if self.is_local_sym(a):
-                    B.add(a, d)
+            B.add_each(args, ds)
         backs.append(back)
 
     @staticmethod
