@@ -937,6 +937,21 @@ def _sens_index(like, idx, v):
     return out
 
 
+@prim("sens-cut", 4)
+def _sens_cut(like, start, end, v):
+    """A sensitivity shaped like tuple or array like: v in [start, end), zero or None elsewhere
+    (the adjoint of cut)."""
+    if v is None:
+        return None
+    if type(like) is tuple:
+        out = [None] * len(like)
+        out[start:end] = v
+        return tuple(out)
+    out = np.zeros(like.shape, dtype=np.result_type(like.dtype, np.float64))
+    out[start:end] = v
+    return out
+
+
 @prim("get-at", 2)
 def _get_at(a, idx):
     """(get a i j ...) with the indices as one tuple."""

@@ -729,6 +729,12 @@ def test_indexing_and_splitting_helpers():
          np.array([0.0, 0.0, 5.0]))
 
 
+def test_sens_cut():
+    same(ev("(sens-cut [1 2 3] 1 None [5.0 6.0])"), (None, 5.0, 6.0))
+    same(ev("(sens-cut (zeros [3]) 0 1 (array [4.0]))"), np.array([4.0, 0.0, 0.0]))
+    same(ev("(sens-cut [1 2] 0 1 None)"), None)
+
+
 def test_param_index():
     same(ev("(param-index (fn [a b] a) ':b)"), 2)
     with pytest.raises(SxTypeError, match="has no parameter named c"):
