@@ -332,15 +332,17 @@ def _j_prim(p):
         raise SxGradError(f"primitive {p.name} has no derivative rule")
     n = p.max_args if p.max_args is not None else max(p.min_args, 1)
     args = [Symbol(f"a{i}") for i in range(n)]
-    out, dout, ds = Symbol("out"), Symbol("dout"), Symbol("ds")
+    out, dout, z = Symbol("out"), Symbol("dout"), Symbol("z")
     kwvals = [p.kwargs[k] for k in p.kwargs]
     if p.min_args == p.max_args:
         rule_args = args + kwvals
     else:
         rule_args = [Vec(args)] + kwvals
     sens = [Symbol(f"s{i}") for i in range(n)]
+    rule_call = Form([Symbol(rule), *rule_args, out, dout])
+    guarded = Form([Symbol("if"), z, Vec([None] * n), rule_call])
     bp = Form((Symbol("fn"), Vec([dout]),
-               Form((Symbol("let"), Vec([Vec(sens), Form([Symbol(rule), *rule_args, out, dout])]),
+               Form((Symbol("let"), Vec([z, Form([Symbol("none?"), dout]), Vec(sens), guarded]),
                      Vec([Form([Symbol("env-sens")]), *sens])))))
     fn = Form((Symbol("fn"), Vec(args),
                Form((Symbol("let"), Vec([out, Form([Symbol(p.name), *args])]), Vec([out, bp])))))

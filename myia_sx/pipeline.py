@@ -109,6 +109,6 @@ def run_pass(p, module, ctx):
 def compile_module(module, ctx=None, upto=None):
     """The module after every pass (or after ``upto``)."""
     out = module
-    for _, out in stages(module, ctx, upto):
-        pass
+    for _, stage in stages(module, ctx, upto):
+        out = stage
     return out

@@ -697,3 +697,16 @@ def test_docs_show_what_the_pass_prints():
         out = pipeline.compile_module(myia_sx.read(src), pipeline.Context(), "differentiate")
         assert "\n".join(pretty(f) for f in out) + "\n" == shown
         assert myia_sx.load_string(src).main() is not None
+
+
+def test_primitives_passed_as_values_to_any_order():
+    m = load("""
+        (defn f [x] (tfold * 1.0 [x x x]))
+        (defn g [x] (tfold (fn [a b] (+ a (* b b))) 0.0 (tmap sin [x (* 2.0 x)])))
+        (defn main [x] [((grad f) x) ((grad (grad f)) x) ((grad (grad (grad f))) x)
+                        ((grad g) x) ((grad (grad g)) x)])""")
+    x = 1.5
+    np.testing.assert_allclose(m.main(x), (
+        3 * x * x, 6 * x, 6.0,
+        2 * math.sin(x) * math.cos(x) + 4 * math.sin(2 * x) * math.cos(2 * x),
+        2 * math.cos(2 * x) + 8 * math.cos(4 * x)), rtol=1e-12)
