@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import SxGradError, SxTypeError
+from .errors import SxGradError, SxShapeError, SxTypeError
 from .forms import Form, Symbol, Vec
 from .values import Closure, Record, RecordType, type_name
 
@@ -119,9 +119,15 @@ def unbroadcast(d, x):
     extra = d.ndim - x.ndim
     if extra:
         d = d.sum(axis=tuple(range(extra)))
+    if extra < 0 or d.ndim != x.ndim:
+        raise SxShapeError(f"unbroadcast: a sensitivity of shape {d.shape} does not "
+                           f"broadcast from shape {x.shape}")
     axes = tuple(i for i, n in enumerate(x.shape) if n == 1 and d.shape[i] != 1)
     if axes:
         d = d.sum(axis=axes, keepdims=True)
+    if d.shape != x.shape:
+        raise SxShapeError(f"unbroadcast: a sensitivity of shape {d.shape} does not "
+                           f"broadcast from shape {x.shape}")
     return d
 
 
@@ -132,34 +138,53 @@ def unreduce(d, x, axis, keepdims):
     if type(x) is not np.ndarray:
         return d
     d = np.asarray(d)
-    if axis is not None and not keepdims:
-        axes = axis if type(axis) is tuple else (axis,)
-        d = np.expand_dims(d, tuple(a % x.ndim for a in axes))
-    return np.broadcast_to(d, x.shape).copy()
+    try:
+        if axis is not None and not keepdims:
+            axes = axis if type(axis) is tuple else (axis,)
+            d = np.expand_dims(d, tuple(a % x.ndim for a in axes))
+        return np.broadcast_to(d, x.shape).copy()
+    except (ValueError, TypeError):
+        raise SxShapeError(f"unreduce: a sensitivity of shape {d.shape} does not come from "
+                           f"reducing shape {x.shape} over axis {axis}") from None
+
+
+def _expect(ok, who, what, v):
+    if not ok:
+        raise SxTypeError(f"{who} expects {what}, got {type_name(v)}")
 
 
 def split_like(d, xs, axis):
     """Cut ``d`` into pieces shaped like the tuple ``xs`` (inverse of concat)."""
+    _expect(type(xs) is tuple and xs, "split-like", "a non-empty tuple of pieces", xs)
     if all(type(x) is tuple for x in xs):
+        _expect(type(d) is tuple, "split-like", "a tuple to split", d)
         out, i = [], 0
         for x in xs:
             out.append(d[i:i + len(x)])
             i += len(x)
         return tuple(out)
+    _expect(type(d) is np.ndarray and all(type(x) is np.ndarray and x.ndim for x in xs),
+            "split-like", "an array and a tuple of arrays", d)
     bounds = np.cumsum([x.shape[axis] for x in xs])[:-1]
     return tuple(np.split(d, bounds, axis=axis))
 
 
 def join_like(ds, xs, axis):
     """Concatenate pieces ``ds`` (None: zeros like the piece of ``xs``)."""
+    _expect(type(ds) is tuple and type(xs) is tuple and len(ds) == len(xs) and xs,
+            "join-like", "two tuples of the same length", ds)
     parts = [zeros_like(x) if d is None else d for d, x in zip(ds, xs)]
     if all(type(x) is tuple for x in xs):
         return tuple(v for p in parts for v in p)
+    _expect(all(type(p) is np.ndarray and p.ndim for p in parts), "join-like",
+            "pieces that are all tuples or all arrays", parts[0])
     return np.concatenate(parts, axis=axis)
 
 
 def env_sens(*kv):
     """``(env-sens 'x dx 'y dy)``: the sensitivity of a closure's captured variables."""
+    _expect(len(kv) % 2 == 0 and all(type(k) is Symbol for k in kv[::2]), "env-sens",
+            "symbol / sensitivity pairs", kv[0] if kv else None)
     items = {}
     for k, v in zip(kv[::2], kv[1::2]):
         if v is not None:
@@ -178,13 +203,21 @@ def env_get(e, k):
 
 def sens_get(d, i):
     """Element ``i`` of a tuple sensitivity (None stays None)."""
-    return None if d is None else d[i]
+    if d is None:
+        return None
+    _expect(type(d) is tuple, "sens-get", "a tuple sensitivity", d)
+    _expect(type(i) is int and -len(d) <= i < len(d), "sens-get",
+            f"an index into a tuple of {len(d)}", i)
+    return d[i]
 
 
 def sens_at(like, i, v):
     """A tuple sensitivity shaped like tuple ``like``: ``v`` at ``i``, None elsewhere."""
     if v is None or like is None:
         return None
+    _expect(type(like) is tuple, "sens-at", "a tuple to shape the sensitivity", like)
+    _expect(type(i) is int and -len(like) <= i < len(like), "sens-at",
+            f"an index into a tuple of {len(like)}", i)
     out = [None] * len(like)
     out[i] = v
     return tuple(out)
@@ -194,7 +227,10 @@ def field_sens(r, name, v):
     """A record sensitivity of ``r``'s type: ``v`` in field ``name``, None elsewhere."""
     if v is None:
         return None
+    _expect(isinstance(r, Record), "field-sens", "a record", r)
     rt = type(r)._sx_type
+    _expect(type(name) is Symbol and name.name in rt.index, "field-sens",
+            f"a field of {rt.name}", name)
     vals = [None] * len(rt.fields)
     vals[rt.index[name.name]] = v
     return rt.make(tuple(vals))
@@ -204,7 +240,42 @@ def sens_field(d, name):
     """Field ``name`` of a record sensitivity (None stays None)."""
     if d is None:
         return None
-    return d._values[type(d)._sx_type.index[name.name]]
+    _expect(isinstance(d, Record), "sens-field", "a record sensitivity", d)
+    rt = type(d)._sx_type
+    _expect(type(name) is Symbol and name.name in rt.index, "sens-field",
+            f"a field of {rt.name}", name)
+    return d._values[rt.index[name.name]]
+
+
+def _same_structure(a, b):
+    if b is None:
+        return True
+    ta, tb = type(a), type(b)
+    if ta is tuple:
+        return tb is tuple and len(a) == len(b) and all(map(_same_structure, a, b))
+    if isinstance(a, Record):
+        return tb is ta and all(map(_same_structure, a._values, b._values))
+    if ta is np.ndarray:
+        return tb is np.ndarray and a.shape == b.shape
+    if ta in (int, float, bool, np.float32):
+        return tb in (int, float, bool, np.float32) or (tb is np.ndarray and b.ndim == 0)
+    return True
+
+
+def check_like(like, v, what):
+    """``v``, if it has the structure of ``like`` (tuples, records, array shapes)."""
+    if not _same_structure(like, v):
+        raise SxGradError(f"{what} must have the structure of {type_name(like)}, "
+                          f"got {type_name(v)}")
+    return v
+
+
+def check_tuple(v, n, what):
+    """``v``, if it is a tuple of ``n`` elements."""
+    if type(v) is not tuple or len(v) != n:
+        raise SxGradError(f"{what} must be a tuple of {n} (one per argument), "
+                          f"got {type_name(v)}")
+    return v
 
 
 def grad_seed(y, f=None):
@@ -266,6 +337,7 @@ def _j(v, memo):
 
 def J_shallow(c):
     """A closure whose captured values are J-values already: transform its code only."""
+    _expect(type(c) is Closure, "J-shallow", "a closure", c)
     maker, names = _j_maker(c.code)
     free = dict(zip(c.code.free_names, c.free))
     return _run(maker, [free[n] for n in names])

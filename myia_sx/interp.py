@@ -432,6 +432,7 @@ def run(fn, args, kwargs=None):
 
 def _loop(code, loc, free):
     frames = []
+    tail_from = None   # the last tail call, which left no frame behind
     ins = code.instrs
     pc = 0
     stk = []
@@ -485,8 +486,10 @@ def _loop(code, loc, free):
                             raise SxRuntimeError(
                                 f"recursion deeper than {MAX_FRAMES} calls", None)
                         stk = []
-                    elif stk:
-                        stk = []
+                    else:
+                        tail_from = code.forms[pc - 1]
+                        if stk:
+                            stk = []
                     code = c2
                     ins = c2.instrs
                     pc = 0
@@ -580,11 +583,8 @@ def _loop(code, loc, free):
         if e.span is None:
             # code made at run time (e.g. by grad) has no source: blame the
             # innermost call that has one
-            for fr in reversed(frames):
-                span = getattr(fr[0].forms[fr[2] - 1], "span", None)
-                if span is not None:
-                    e.span = span
-                    break
+            calls = [fr[0].forms[fr[2] - 1] for fr in reversed(frames)] + [tail_from]
+            e.span = next((c.span for c in calls if getattr(c, "span", None)), None)
         for fr in reversed(frames[-4:]):
             c, _, fpc, *_ = fr
             call = c.forms[fpc - 1]

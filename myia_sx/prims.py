@@ -896,6 +896,18 @@ def _sens_field(d, name):
     return _ad().sens_field(d, name)
 
 
+@prim("check-like", 3)
+def _check_like(like, v, what):
+    """v, if it has the structure of like (an SxGradError naming what otherwise)."""
+    return _ad().check_like(like, v, what)
+
+
+@prim("check-tuple", 3)
+def _check_tuple(v, n, what):
+    """v, if it is a tuple of n elements (an SxGradError naming what otherwise)."""
+    return _ad().check_tuple(v, n, what)
+
+
 @prim("grad-seed", 1, 2)
 def _grad_seed(y, f=None):
     """1 of the type of scalar y (an error for a non-scalar output of function f): where grad starts."""
@@ -932,6 +944,9 @@ def _size(x):
 @prim("sens-index", 3)
 def _sens_index(like, idx, v):
     """Zeros shaped like array like, with v at index tuple idx (the adjoint of get)."""
+    if type(like) is not np.ndarray or type(idx) is not tuple:
+        raise SxTypeError(f"sens-index expects an array and an index tuple, got "
+                          f"{type_name(like)} and {type_name(idx)}")
     out = np.zeros(like.shape, dtype=np.result_type(like.dtype, np.float64))
     out[tuple(idx)] = v
     return out
@@ -943,6 +958,8 @@ def _sens_cut(like, start, end, v):
     (the adjoint of cut)."""
     if v is None:
         return None
+    if type(like) is not tuple and type(like) is not np.ndarray:
+        raise SxTypeError(f"sens-cut expects a tuple or array to shape it, got {type_name(like)}")
     if type(like) is tuple:
         out = [None] * len(like)
         out[start:end] = v

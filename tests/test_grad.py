@@ -556,6 +556,20 @@ class TestErrors:
             m.main()
         assert info.value.span is not None and info.value.span.col == 16
 
+    @pytest.mark.parametrize("call, msg, col", [
+        ("(let [[y back] (vjp f 2.0)] (back [1.0 2.0]))",
+         "the cotangent given to vjp's back must have the structure of f64, got tuple of 2", 43),
+        ("(jvp f [2.0] [1.0 2.0])",
+         "jvp's tangents must have the structure of tuple of 1, got tuple of 2", 15),
+        ("(jvp f 2.0 1.0)", "jvp's primals must be a tuple of 1 (one per argument), got f64", 15),
+    ])
+    def test_vjp_and_jvp_check_their_inputs(self, call, msg, col):
+        m = load(f"(defn f [x] (* x x))\n(defn main [] {call})")
+        with pytest.raises(SxGradError) as info:
+            m.main()
+        assert info.value.message == msg
+        assert str(info.value).startswith(f"<string>:2:{col}:")
+
     def test_arity_mismatch_is_a_type_error(self):
         m = load("(defn f [x y] (* x y))\n(defn main [] ((grad f) 1.0))")
         with pytest.raises(SxTypeError, match="takes 2 arguments, got 1"):

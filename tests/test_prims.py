@@ -735,6 +735,15 @@ def test_sens_cut():
     same(ev("(sens-cut [1 2] 0 1 None)"), None)
 
 
+def test_structure_checks():
+    same(ev("(check-like [1.0 (zeros [2])] [None (ones [2])] \"x\")"), (None, np.ones(2)))
+    with pytest.raises(myia_sx.SxGradError, match="x must have the structure of tuple of 2"):
+        ev("(check-like [1.0 2.0] [1.0] \"x\")")
+    same(ev("(check-tuple [1 2] 2 \"p\")"), (1, 2))
+    with pytest.raises(myia_sx.SxGradError, match="p must be a tuple of 3"):
+        ev("(check-tuple [1 2] 3 \"p\")")
+
+
 def test_param_index():
     same(ev("(param-index (fn [a b] a) ':b)"), 2)
     with pytest.raises(SxTypeError, match="has no parameter named c"):

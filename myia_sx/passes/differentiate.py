@@ -515,16 +515,19 @@ def maker_form(kind, n, wrt):
         inner = L(S("fn"), Vec(xs), body)
     elif kind == "vjp":
         ct = S("ct")
-        back = L(S("fn"), Vec([ct]), L(S("let"), Vec([ds, L(bp, ct)]), all_grads()))
+        checked = L(S("check-like"), y, ct, "the cotangent given to vjp's back")
+        back = L(S("fn"), Vec([ct]), L(S("let"), Vec([ds, L(bp, checked)]), all_grads()))
         inner = L(S("fn"), Vec(xs), L(S("let"), Vec(head), Vec([y, back])))
     else:  # jvp, as the transpose of the (linear) vjp
         prim, tan, ct = S("primals"), S("tangents"), S("ct")
         back, bpb, dback, z = S("back"), S("bpb"), S("dback"), S("z")
         back_fn = L(S("fn"), Vec([ct]), L(S("let"), Vec([ds, L(bp, ct)]), all_grads()))
-        body = L(S("let"), Vec([Vec(xs), prim] + head + [
+        body = L(S("let"), Vec([
+            Vec(xs), L(S("check-tuple"), prim, n, "jvp's primals"),
+            S("dxs"), L(S("check-like"), prim, tan, "jvp's tangents")] + head + [
             back, back_fn,
             Vec([z, bpb]), L(L(S("J"), back), L(S("zeros-like"), y)),
-            dback, L(bpb, tan)]),
+            dback, L(bpb, S("dxs"))]),
             Vec([y, L(S("sens-out"), y, L(S("get"), dback, 1))]))
         inner = L(S("fn"), Vec([prim, tan]), body)
     return L(S("fn"), Vec([jf]), inner)
