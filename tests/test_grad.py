@@ -724,3 +724,59 @@ def test_primitives_passed_as_values_to_any_order():
         3 * x * x, 6 * x, 6.0,
         2 * math.sin(x) * math.cos(x) + 4 * math.sin(2 * x) * math.cos(2 * x),
         2 * math.cos(2 * x) + 8 * math.cos(4 * x)), rtol=1e-12)
+
+
+# -- random programs ----------------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+UNARY = ["sin", "cos", "tanh", "neg", "square", "sigmoid"]
+BINARY = ["+", "-", "*", "max", "min"]
+
+
+def expressions(depth):
+    """sx expressions over the variables x and y (and a let, an if, a closure)."""
+    leaf = st.sampled_from(["x", "y", "0.5", "1.5"])
+    if depth == 0:
+        return leaf
+    sub = expressions(depth - 1)
+    return st.one_of(
+        leaf,
+        st.tuples(st.sampled_from(UNARY), sub).map(lambda t: f"({t[0]} {t[1]})"),
+        st.tuples(st.sampled_from(BINARY), sub, sub).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        st.tuples(sub, sub).map(lambda t: f"(let [v {t[0]}] (* v {t[1]}))"),
+        st.tuples(sub, sub, sub).map(lambda t: f"(if (> {t[0]} 0.0) {t[1]} {t[2]})"),
+        st.tuples(sub, sub).map(lambda t: f"((fn [z] (+ z {t[0]})) {t[1]})"),
+    )
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(expressions(3), st.floats(-2, 2), st.floats(-2, 2))
+def test_random_programs_against_finite_differences(body, x, y):
+    m = load(f"(defn f [x y] {body})\n(defn main [x y] ((grad f :wrt [0 1]) x y))")
+    gx, gy = m.main(x, y)
+    # skip points where a max/min/if is within the finite-difference step of a kink
+    h = 1e-6
+    for i, g in ((0, gx), (1, gy)):
+        def at(d):
+            a = [x, y]
+            a[i] += d
+            return m.f(*a)
+        left, right = (at(0) - at(-h)) / h, (at(h) - at(0)) / h
+        if abs(left - right) > 1e-3 * (1 + abs(left)):
+            continue
+        np.testing.assert_allclose(g, (at(h) - at(-h)) / (2 * h), rtol=1e-4, atol=1e-6)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(expressions(2), st.floats(-2, 2), st.floats(-2, 2))
+def test_random_programs_second_order(body, x, y):
+    m = load(f"(defn f [x y] {body})\n(defn d1 [x y] ((grad f) x y))\n"
+             "(defn d2 [x y] ((grad (grad f)) x y))")
+    h = 1e-5
+    left, right = (m.d1(x, y) - m.d1(x - h, y)) / h, (m.d1(x + h, y) - m.d1(x, y)) / h
+    if abs(left - right) > 1e-2 * (1 + abs(left)):
+        return   # a kink of max/min/if within the step
+    np.testing.assert_allclose(m.d2(x, y), (m.d1(x + h, y) - m.d1(x - h, y)) / (2 * h),
+                               rtol=1e-3, atol=1e-5)
