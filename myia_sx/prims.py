@@ -801,10 +801,11 @@ _pred("vector?", lambda x: type(x) is Vec, "True for a bracket form.")
 
 # -- automatic differentiation (see myia_sx/ad.py and passes/differentiate.py) ---------
 
-def _ad():
-    from . import ad
+from . import ad as _ad_module  # noqa: E402  (ad imports this table lazily)
 
-    return ad
+
+def _ad():
+    return _ad_module
 
 
 @prim("J", 1)

@@ -17,8 +17,8 @@ a call of the J-function of ``f``, giving ``[value bp]``, and the result is
 adding up each variable's sensitivity, and returns ``[d-env d-p ...]``, where
 ``d-env`` (``env-sens``) holds the sensitivities of the variables the function
 captured, by name, so they flow back to where those variables were bound.
-No tape: ``if`` (its branches become thunks), loops (tail recursion),
-recursion and closures are all calls of closures.  Primitive calls are
+No tape: an ``if`` branch computes its own value and backpropagator; loops
+(tail recursion), recursion and closures are all calls of closures.  Primitive calls are
 inlined: the value is computed as before and the backpropagator calls the
 primitive's derivative rule ``d/NAME`` (prelude/derivatives.sx).
 
@@ -385,14 +385,15 @@ class _JBody:
         backs.append(back)
 
     def branch(self, p, c, fwd, backs):
+        # each branch computes [value backpropagator] in place, as the body of
+        # a function of no arguments would: its backpropagator gives the
+        # sensitivities of the variables the branch uses, by name
         cond, a, b = c.items[1], c.items[2], c.items[3]
-        ta, tb = L(S("fn"), Vec([]), a), L(S("fn"), Vec([]), b)
-        k, bpk = self.fresh("k"), self.fresh("bp")
-        fwd.append(("let", k, L(c.items[0], cond,
-                                j_fn(ta, self.is_global, self.prim_of, self.supply),
-                                j_fn(tb, self.is_global, self.prim_of, self.supply))))
-        fwd.append(("let", Vec([p, bpk]), L(k)))
-        free = sorted(free_variables(ta, self.is_global) | free_variables(tb, self.is_global))
+        bpk = self.fresh("bp")
+        ja, jb = (_JBody(self.supply, self.is_global, self.prim_of).body(
+            x, (), free_variables(x, self.is_global), set(), frozenset()) for x in (a, b))
+        fwd.append(("let", Vec([p, bpk]), L(c.items[0], cond, ja, jb)))
+        free = sorted(free_variables(a, self.is_global) | free_variables(b, self.is_global))
 
         def back(B):
             s = B.of(p)
