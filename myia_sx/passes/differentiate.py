@@ -8,7 +8,9 @@ expand to a *maker* primitive applied to ``(J f)``; ``J`` is the operator of
 :func:`j_fn`, which ``J`` applies to a closure's code, and the pass, which
 applies it ahead of time to every top-level function whose J-transform the
 module asks for with ``(J name)``: it adds ``(def name%J (fn ...))`` and uses
-it, so the printed program shows the backpropagators.
+it, and replaces a maker applied to it (arity known, constant ``:wrt``) by the
+function the maker would build, so the printed program shows the
+backpropagators and no ``grad`` is left.
 
 The J-transform of ``(fn [p ...] body)`` is ``(fn [p ...] body')`` where
 ``body'`` computes what ``body`` computes, but each call ``(f a ...)`` becomes
@@ -496,11 +498,17 @@ class _JBody:
 
 # -- grad, value-and-grad, vjp, jvp: the closures the makers build ---------------------------
 
-def maker_form(kind, n, wrt):
+def maker_form(kind, n, wrt, jf=None, fresh=None):
     """``(fn [jf] (fn [x0 ...] ...))``: the ``kind`` closure of a J-function of
-    ``n`` arguments (``wrt``: an index or a tuple of indices, for grad)."""
-    xs = [S(f"x{i}") for i in range(n)]
-    jf, y, bp, ds = S("jf"), S("y"), S("bp"), S("ds")
+    ``n`` arguments (``wrt``: an index or a tuple of indices, for grad).
+
+    Given the symbol ``jf``, just the inner function, calling ``jf``;
+    ``fresh(base)`` then names its binders."""
+    nm = fresh or (lambda base: base)
+    own = jf is None
+    jf = jf or S("jf")
+    xs = [S(nm(f"x{i}")) for i in range(n)]
+    y, bp, ds = S(nm("y")), S(nm("bp")), S(nm("ds"))
 
     def grads(idx):
         return L(S("sens-out"), xs[idx], L(S("get"), ds, idx + 1))
@@ -515,29 +523,31 @@ def maker_form(kind, n, wrt):
         body = L(S("let"), Vec(head + [ds, L(bp, L(S("grad-seed"), y, jf))]), res)
         inner = L(S("fn"), Vec(xs), body)
     elif kind == "vjp":
-        ct = S("ct")
+        ct = S(nm("ct"))
         checked = L(S("check-like"), y, ct, "the cotangent given to vjp's back")
         back = L(S("fn"), Vec([ct]), L(S("let"), Vec([ds, L(bp, checked)]), all_grads()))
         inner = L(S("fn"), Vec(xs), L(S("let"), Vec(head), Vec([y, back])))
     else:  # jvp, as the transpose of the (linear) vjp
-        prim, tan, ct = S("primals"), S("tangents"), S("ct")
-        back, bpb, dback, z = S("back"), S("bpb"), S("dback"), S("z")
+        prim, tan, ct = S(nm("primals")), S(nm("tangents")), S(nm("ct"))
+        back, bpb, dback, z = S(nm("back")), S(nm("bpb")), S(nm("dback")), S(nm("z"))
+        dxs = S(nm("dxs"))
         back_fn = L(S("fn"), Vec([ct]), L(S("let"), Vec([ds, L(bp, ct)]), all_grads()))
         body = L(S("let"), Vec([
             Vec(xs), L(S("check-tuple"), prim, n, "jvp's primals"),
-            S("dxs"), L(S("check-like"), prim, tan, "jvp's tangents")] + head + [
+            dxs, L(S("check-like"), prim, tan, "jvp's tangents")] + head + [
             back, back_fn,
             Vec([z, bpb]), L(L(S("J"), back), L(S("zeros-like"), y)),
-            dback, L(bpb, S("dxs"))]),
+            dback, L(bpb, dxs)]),
             Vec([y, L(S("sens-out"), y, L(S("get"), dback, 1))]))
         inner = L(S("fn"), Vec([prim, tan]), body)
-    return L(S("fn"), Vec([jf]), inner)
+    return L(S("fn"), Vec([jf]), inner) if own else inner
 
 
 # -- the pass ----------------------------------------------------------------------------------
 
 def run(module, ctx):
-    """Add ``name%J`` for each top-level function the module takes ``(J name)`` of."""
+    """Add ``name%J`` for each top-level function the module takes ``(J name)``
+    of, and write out the gradient functions the makers would build for them."""
     from ..prims import PRIMS
 
     defs = {}
@@ -559,14 +569,85 @@ def run(module, ctx):
     supply = NameSupply(module)
     out = []
     jnames = {n: n + "%J" for n in wanted}
+    arity = {jnames[n]: len(defs[n].items[1].items) for n in wanted}
+    inliner = _MakerInliner(arity, supply)
     for form in module:
-        out.append(_use_static_j(form, jnames))
+        form = _use_static_j(form, jnames)
+        if head_name(form) == "def":
+            form = Form((form.items[0], form.items[1], inliner.expr(form.items[2])), form.span)
+        out.append(form)
         if head_name(form) == "def" and form.items[1].name in wanted:
             name = form.items[1].name
             jfn = j_fn(defs[name], is_global, prim_of, supply)
             out.append(Form((S("def"), Symbol(jnames[name], form.items[1].span),
                              _use_static_j(jfn, jnames)), form.span))
     return tuple(out)
+
+
+class _MakerInliner:
+    """Replace ``(grad* f%J :wrt w)`` (and the other makers) by the function
+    the maker would build, when ``f%J`` is a static J-transform (so its arity is
+    known) and ``w`` a constant."""
+
+    def __init__(self, arity, supply):
+        self.arity = arity          # static J name -> number of parameters
+        self.supply = supply
+        self.alias = {}             # local name -> static J name it holds
+        self.const = {}             # local name -> constant tuple of ints
+
+    def expr(self, x):
+        t = type(x)
+        if t is Vec:
+            return Vec([self.expr(i) for i in x.items], x.span)
+        if t is not Form or is_atom(x):
+            return x
+        h = head_name(x)
+        if h == "let":
+            items = x.items[1].items
+            b = []
+            for i in range(0, len(items), 2):
+                p, c = items[i], self.expr(items[i + 1])
+                if type(p) is Symbol:
+                    if type(c) is Symbol and c.name in self.arity:
+                        self.alias[p.name] = c.name
+                    elif type(c) is Vec and c.items and all(type(v) is int for v in c.items):
+                        self.const[p.name] = tuple(c.items)
+                b.extend((p, self.maker(c)))
+            return Form((x.items[0], Vec(b, x.items[1].span), self.expr(x.items[2])), x.span)
+        if h == "fn":
+            return Form((x.items[0], x.items[1], self.expr(x.items[2])), x.span)
+        if h in ("if", "letrec"):
+            return Form([self.expr(i) for i in x.items], x.span)
+        return self.maker(x)
+
+    def maker(self, c):
+        h = head_name(c)
+        if h not in MAKERS or len(c.items) < 2 or type(c.items[1]) is not Symbol:
+            return c
+        jf = c.items[1]
+        jname = self.alias.get(jf.name, jf.name)
+        if jname not in self.arity:
+            return c
+        _, args, kwargs = core.call_parts(c)
+        kw = {k.name: v for k, v in kwargs}
+        if len(args) != 1 or set(kw) - {"wrt"}:
+            return c
+        wrt = kw.get("wrt", 0)
+        if type(wrt) is Symbol:
+            wrt = self.const.get(wrt.name)
+        kind = MAKERS[h]
+        if kind in ("grad", "value-and-grad"):
+            if wrt is None:
+                return c
+            from ..ad import _check_wrt
+
+            try:
+                _check_wrt(wrt, self.arity[jname], kind)
+            except SxGradError as e:
+                e.span = c.span
+                raise
+        fn = maker_form(kind, self.arity[jname], wrt, jf, self.supply.fresh)
+        return _Normalizer(self.supply).body(fn)
 
 
 def _j_targets(module, defs):
