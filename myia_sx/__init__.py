@@ -4,8 +4,8 @@ Programs are S-expressions; the same S-expressions are the source, the IR at
 every stage and the exchange format.  See ``docs/`` and ``../shared/DESIGN.md``.
 """
 
-from .api import (Function, Module, Session, dumps, load, load_string, loads, read,
-                  register_macro)
+from .api import (Function, Module, Session, dumps, grad, jvp, load, load_string, loads, read,
+                  register_macro, value_and_grad, vjp)
 from .errors import (SxError, SxGradError, SxInternalError, SxMacroError, SxNameError,
                      SxRuntimeError, SxShapeError, SxSyntaxError, SxTypeError)
 from .forms import Form, Keyword, Symbol, Vec
@@ -25,7 +25,7 @@ def install_import_hook():
 
 
 __all__ = ["load", "load_string", "read", "loads", "dumps", "Module", "Function", "Session",
-           "register_macro",
+           "register_macro", "grad", "value_and_grad", "vjp", "jvp",
            "SxError", "SxSyntaxError", "SxMacroError", "SxNameError", "SxTypeError",
            "SxShapeError", "SxGradError", "SxRuntimeError", "SxInternalError",
            "Symbol", "Keyword", "Form", "Vec", "install_import_hook", "__version__"]

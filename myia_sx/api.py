@@ -363,6 +363,41 @@ def to_python(v):
     return v
 
 
-__all__ = ["load", "load_string", "load_forms", "read", "loads", "dumps", "Module", "Function", "Session",
-           "register_macro",
-           "type_name"]
+# -- differentiation from Python ---------------------------------------------------
+
+def _sx_function(f, who):
+    if isinstance(f, Function):
+        return f.closure
+    raise SxTypeError(f"{who} needs a function of an sx module (such as m.loss), "
+                      f"got a Python {type(f).__name__}")
+
+
+def _made(kind, f, wrt=0):
+    from . import ad
+
+    closure = _sx_function(f, kind)
+    return _guard("interpreter", ad.make, kind, ad.J(closure), to_sx(wrt, ":wrt"))
+
+
+def grad(f, wrt=0) -> Function:
+    """The gradient function of sx function ``f`` (as ``(grad f :wrt wrt)``)."""
+    return Function(_made("grad", f, wrt))
+
+
+def value_and_grad(f, wrt=0) -> Function:
+    """The function giving ``(value, gradient)`` (as ``(value-and-grad f ...)``)."""
+    return Function(_made("value-and-grad", f, wrt))
+
+
+def vjp(f, *args):
+    """``(f(*args), back)`` where ``back(ct)`` gives one cotangent per argument."""
+    return Function(_made("vjp", f))(*args)
+
+
+def jvp(f, primals, tangents):
+    """``(f(*primals), tangent)``: forward mode."""
+    return Function(_made("jvp", f))(tuple(primals), tuple(tangents))
+
+
+__all__ = ["load", "load_string", "load_forms", "read", "loads", "dumps", "Module", "Function",
+           "Session", "register_macro", "grad", "value_and_grad", "vjp", "jvp", "type_name"]

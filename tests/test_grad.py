@@ -794,3 +794,34 @@ def test_random_programs_second_order(body, x, y):
         return   # a kink or jump of max/min/if within the step
     np.testing.assert_allclose(d2, (m.d1(x + h, y) - m.d1(x - h, y)) / (2 * h),
                                rtol=1e-3, atol=1e-5)
+
+
+# -- from Python -------------------------------------------------------------------------------
+
+class TestPythonAPI:
+    def test_grad_of_a_module_function(self):
+        m = load(MLP)
+        params = (rng_array(4, 5), rng_array(5, seed=1), rng_array(5, 2, seed=2),
+                  rng_array(2, seed=3))
+        x, y = rng_array(8, 4, seed=4), rng_array(8, 2, seed=5)
+        got = myia_sx.grad(m.mlp_loss)(params, x, y)
+        for g, w in zip(got, mlp_numpy(params, x, y)):
+            np.testing.assert_allclose(g, w, rtol=1e-10)
+
+    def test_wrt_value_and_grad_vjp_jvp_and_nesting(self):
+        m = load("(defn f [x y] (* x (sin y)))")
+        same(myia_sx.grad(m.f, wrt=(0, 1))(2.0, 0.0), (0.0, 2.0))
+        v, g = myia_sx.value_and_grad(m.f, wrt=1)(2.0, 0.0)
+        same((v, g), (0.0, 2.0))
+        y, back = myia_sx.vjp(m.f, 2.0, 0.5)
+        np.testing.assert_allclose(back(1.0), (math.sin(0.5), 2.0 * math.cos(0.5)))
+        same(myia_sx.jvp(m.f, (2.0, 0.0), (1.0, 1.0)), (0.0, 2.0))
+        d2 = myia_sx.grad(myia_sx.grad(m.f, wrt=1), wrt=1)
+        np.testing.assert_allclose(d2(2.0, 0.5), -2.0 * math.sin(0.5))
+
+    def test_errors(self):
+        m = load("(defn f [x y] (* x y))")
+        with pytest.raises(SxTypeError, match="needs a function of an sx module"):
+            myia_sx.grad(lambda x: x)
+        with pytest.raises(SxGradError, match=":wrt index 5 out of range"):
+            myia_sx.grad(m.f, wrt=5)
