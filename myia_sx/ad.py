@@ -1,6 +1,10 @@
-"""Automatic differentiation at run time: the ``J`` operator and its helpers.
+"""Automatic differentiation at run time: the ``%J`` operator and its helpers.
 
-``J`` maps a value to its *J-value*: data (numbers, arrays, tuples, records,
+The primitives that differentiation generates calls of are named with ``%``
+(``%J``, ``%grad``, ``%sens+`` ...), like every name the compiler makes, so
+no definition of a module can shadow them.
+
+``%J`` maps a value to its *J-value*: data (numbers, arrays, tuples, records,
 forms) maps to itself, and a function maps to its J-transform, a function
 that returns ``[value backpropagator]`` where ``(backpropagator dout)``
 returns ``[d-env d-arg1 ...]`` (``d-env``: the sensitivity of the variables
@@ -11,9 +15,9 @@ primitive's is built around its derivative rule ``d/NAME`` from
 ``prelude/derivatives.sx``.
 
 ``grad``, ``value-and-grad``, ``vjp`` and ``jvp`` (macros in macros/core.sx)
-expand to *makers* applied to ``(J f)``: each maker builds a closure of
+expand to *makers* applied to ``(%J f)``: each maker builds a closure of
 generated code, for the arity of ``f``, that calls the J-function and its
-backpropagator.  Everything that runs is ordinary sx code, so ``J`` applies
+backpropagator.  Everything that runs is ordinary sx code, so ``%J`` applies
 to its own output: derivatives of any order.
 
 Sensitivities: ``None`` is the zero of every type (nothing flowed back);
@@ -182,8 +186,8 @@ def join_like(ds, xs, axis):
 
 
 def env_sens(*kv):
-    """``(env-sens 'x dx 'y dy)``: the sensitivity of a closure's captured variables."""
-    _expect(len(kv) % 2 == 0 and all(type(k) is Symbol for k in kv[::2]), "env-sens",
+    """``(%env-sens 'x dx 'y dy)``: the sensitivity of a closure's captured variables."""
+    _expect(len(kv) % 2 == 0 and all(type(k) is Symbol for k in kv[::2]), "%env-sens",
             "symbol / sensitivity pairs", kv[0] if kv else None)
     items = {}
     for k, v in zip(kv[::2], kv[1::2]):
@@ -197,7 +201,7 @@ def env_get(e, k):
     if e is None:
         return None
     if type(e) is not EnvSens:
-        raise SxTypeError(f"env-get expects a closure sensitivity, got {type_name(e)}")
+        raise SxTypeError(f"%env-get expects a closure sensitivity, got {type_name(e)}")
     return e.items.get(k.name)
 
 
@@ -205,8 +209,8 @@ def sens_get(d, i):
     """Element ``i`` of a tuple sensitivity (None stays None)."""
     if d is None:
         return None
-    _expect(type(d) is tuple, "sens-get", "a tuple sensitivity", d)
-    _expect(type(i) is int and -len(d) <= i < len(d), "sens-get",
+    _expect(type(d) is tuple, "%sens-get", "a tuple sensitivity", d)
+    _expect(type(i) is int and -len(d) <= i < len(d), "%sens-get",
             f"an index into a tuple of {len(d)}", i)
     return d[i]
 
@@ -215,8 +219,8 @@ def sens_at(like, i, v):
     """A tuple sensitivity shaped like tuple ``like``: ``v`` at ``i``, None elsewhere."""
     if v is None or like is None:
         return None
-    _expect(type(like) is tuple, "sens-at", "a tuple to shape the sensitivity", like)
-    _expect(type(i) is int and -len(like) <= i < len(like), "sens-at",
+    _expect(type(like) is tuple, "%sens-at", "a tuple to shape the sensitivity", like)
+    _expect(type(i) is int and -len(like) <= i < len(like), "%sens-at",
             f"an index into a tuple of {len(like)}", i)
     out = [None] * len(like)
     out[i] = v
@@ -227,9 +231,9 @@ def field_sens(r, name, v):
     """A record sensitivity of ``r``'s type: ``v`` in field ``name``, None elsewhere."""
     if v is None:
         return None
-    _expect(isinstance(r, Record), "field-sens", "a record", r)
+    _expect(isinstance(r, Record), "%field-sens", "a record", r)
     rt = type(r)._sx_type
-    _expect(type(name) is Symbol and name.name in rt.index, "field-sens",
+    _expect(type(name) is Symbol and name.name in rt.index, "%field-sens",
             f"a field of {rt.name}", name)
     vals = [None] * len(rt.fields)
     vals[rt.index[name.name]] = v
@@ -240,9 +244,9 @@ def sens_field(d, name):
     """Field ``name`` of a record sensitivity (None stays None)."""
     if d is None:
         return None
-    _expect(isinstance(d, Record), "sens-field", "a record sensitivity", d)
+    _expect(isinstance(d, Record), "%sens-field", "a record sensitivity", d)
     rt = type(d)._sx_type
-    _expect(type(name) is Symbol and name.name in rt.index, "sens-field",
+    _expect(type(name) is Symbol and name.name in rt.index, "%sens-field",
             f"a field of {rt.name}", name)
     return d._values[rt.index[name.name]]
 
@@ -292,7 +296,7 @@ def grad_seed(y, f=None):
     name = ""
     if code is not None:
         base = code.name
-        while base.startswith("J(") and base.endswith(")"):
+        while base.startswith("%J(") and base.endswith(")"):
             base = base[2:-1]
         base = base.split("%")[0]
         name = "" if base in ("fn", "<expr>") else f" {base}"
@@ -337,7 +341,7 @@ def _j(v, memo):
 
 def J_shallow(c):
     """A closure whose captured values are J-values already: transform its code only."""
-    _expect(type(c) is Closure, "J-shallow", "a closure", c)
+    _expect(type(c) is Closure, "%J-shallow", "a closure", c)
     maker, names = _j_maker(c.code)
     free = dict(zip(c.code.free_names, c.free))
     return _run(maker, [free[n] for n in names])
@@ -381,7 +385,7 @@ def _j_maker(code):
         jfn = j_fn(fn, is_global, prim_of)
         names = sorted(free_variables(jfn, is_global))
         maker = Form((Symbol("fn"), Vec([Symbol(n) for n in names]), jfn), code.span)
-        code.j_code = (_compile(maker, code.globals, f"J({code.name})"), names)
+        code.j_code = (_compile(maker, code.globals, f"%J({code.name})"), names)
     return code.j_code
 
 
@@ -414,11 +418,11 @@ def _j_prim(p):
     rule_call = Form([Symbol(rule), *rule_args, out, dout])
     guarded = Form([Symbol("if"), z, Vec([None] * n), rule_call])
     bp = Form((Symbol("fn"), Vec([dout]),
-               Form((Symbol("let"), Vec([z, Form([Symbol("none?"), dout]), Vec(sens), guarded]),
-                     Vec([Form([Symbol("env-sens")]), *sens])))))
+               Form((Symbol("let"), Vec([z, Form([Symbol("%zero?"), dout]), Vec(sens), guarded]),
+                     Vec([Form([Symbol("%env-sens")]), *sens])))))
     fn = Form((Symbol("fn"), Vec(args),
                Form((Symbol("let"), Vec([out, Form([Symbol(p.name), *args])]), Vec([out, bp])))))
-    got = _compile(fn, _base_globals(), f"J({p.name})")
+    got = _compile(fn, _base_globals(), f"%J({p.name})")
     _prim_cache[p.name] = got
     return got
 
@@ -435,11 +439,11 @@ def _j_record(rt):
     d = Symbol("d")
     rec = Symbol("rec")
     bp = Form((Symbol("fn"), Vec([d]),
-               Vec([Form([Symbol("env-sens")])]
-                   + [Form([Symbol("sens-field"), d, Form([Symbol("quote"), f])]) for f in fields])))
+               Vec([Form([Symbol("%env-sens")])]
+                   + [Form([Symbol("%sens-field"), d, Form([Symbol("quote"), f])]) for f in fields])))
     fn = Form((Symbol("fn"), Vec([rec]),
                Form((Symbol("fn"), Vec(fields), Vec([Form([rec, *fields]), bp])))))
-    maker = _compile(fn, _base_globals(), f"J({rt.name})")
+    maker = _compile(fn, _base_globals(), f"%J({rt.name})")
     got = _run(maker, [rt])
     _record_cache[id(rt)] = (rt, got)
     return got

@@ -585,7 +585,7 @@ class TestErrors:
 
 # Primitives the J transform handles itself, and those nothing differentiates
 # (forms, symbols and strings exist at macro-expansion time).
-BY_THE_TRANSFORM = {"grad*", "value-and-grad*", "vjp*", "jvp*"}
+BY_THE_TRANSFORM = {"%grad", "%value-and-grad", "%vjp", "%jvp"}
 NOT_DIFFERENTIABLE = {"list", "vector", "gensym", "unhygienic", "syntax-error", "str",
                       "symbol", "name", "symbol?", "keyword?", "string?", "list?", "vector?",
                       }
@@ -641,7 +641,7 @@ def test_every_primitive_used_in_a_rule_has_a_rule():
 # addition and counts.
 ARITHMETIC = {"+", "-", "*", "/", "**", "neg", "exp", "log", "sin", "cos", "tan", "tanh",
               "sqrt", "abs", "max", "min", "sum", "mean", "@", "where", "<", "<=", ">", ">=",
-              "=", "sens+"}
+              "=", "%sens+"}
 
 
 @pytest.fixture
@@ -793,7 +793,7 @@ def test_random_programs_second_order(body, x, y):
             any(abs(m.d2(x + d, y) - d2) > 1e-2 * (1 + abs(d2)) for d in (-h, h)):
         return   # a kink or jump of max/min/if within the step
     np.testing.assert_allclose(d2, (m.d1(x + h, y) - m.d1(x - h, y)) / (2 * h),
-                               rtol=1e-3, atol=1e-5)
+                               rtol=1e-3, atol=1e-4)
 
 
 # -- from Python -------------------------------------------------------------------------------

@@ -3,11 +3,11 @@
 Reverse mode by source transformation, after Pearlmutter and Siskind's
 "Lambda the Ultimate Backpropagator" and Myia's J transform.  ``(grad f)``,
 ``value-and-grad``, ``vjp`` and ``jvp`` are macros (macros/core.sx) that
-expand to a *maker* primitive applied to ``(J f)``; ``J`` is the operator of
+expand to a *maker* primitive applied to ``(%J f)``; ``%J`` is the operator of
 :mod:`myia_sx.ad`.  This module holds the transformation itself,
-:func:`j_fn`, which ``J`` applies to a closure's code, and the pass, which
+:func:`j_fn`, which ``%J`` applies to a closure's code, and the pass, which
 applies it ahead of time to every top-level function whose J-transform the
-module asks for with ``(J name)``: it adds ``(def name%J (fn ...))`` and uses
+module asks for with ``(%J name)``: it adds ``(def name%J (fn ...))`` and uses
 it, and replaces a maker applied to it (arity known, constant ``:wrt``) by the
 function the maker would build, so the printed program shows the
 backpropagators and no ``grad`` is left.
@@ -38,8 +38,8 @@ from .normalize_anf import _Normalizer, is_atom
 
 # Primitives that build a closure over their first argument, a J-function
 # (captured as ``jf``): their J-transform transforms the closure's code only.
-MAKERS = {"grad*": "grad", "value-and-grad*": "value-and-grad", "vjp*": "vjp",
-          "jvp*": "jvp"}
+MAKERS = {"%grad": "grad", "%value-and-grad": "value-and-grad", "%vjp": "vjp",
+          "%jvp": "jvp"}
 
 
 def S(name):
@@ -207,7 +207,7 @@ class _Back:
         """Bind names for the tuple of sensitivities ``c`` gives for output
         sensitivity ``s`` (one per base name), or Nones when ``s`` is None at
         run time; returns the names."""
-        z = self.bind("z", L(S("none?"), s))
+        z = self.bind("z", L(S("%zero?"), s))
         names = [S(self.supply.fresh(b)) for b in bases]
         self.bindings.extend((Vec(names), L(S("if"), z, Vec([None] * len(names)), c)))
         return names
@@ -218,7 +218,7 @@ class _Back:
             return
         cur = self.sens.get(x.name)
         self.sens[x.name] = s if cur is None else self.bind(
-            "d" + x.name.split("%")[0], L(S("sens+"), cur, s))
+            "d" + x.name.split("%")[0], L(S("%sens+"), cur, s))
 
     def add_each(self, xs, ss):
         """Add each sensitivity of ``ss`` to the corresponding ``xs``."""
@@ -264,7 +264,7 @@ class _JBody:
             r = tail
             if type(r) is Symbol and not self.local(r.name):
                 r = self.fresh("g")
-                fwd.append(("let", r, L(S("J"), tail)))
+                fwd.append(("let", r, L(S("%J"), tail)))
         else:
             r = self.fresh("r")
             self.step(("let", r, tail), fwd, backs)
@@ -278,9 +278,9 @@ class _JBody:
             dg = B.sens.get(g)
             for v in sorted(group_free):
                 if dg is not None:
-                    B.add(S(v), B.bind("d" + v.split("%")[0], L(S("env-get"), dg, quoted(v))))
+                    B.add(S(v), B.bind("d" + v.split("%")[0], L(S("%env-get"), dg, quoted(v))))
         keys = sorted((free - group) | (group_free if group & free else set()))
-        env = [S("env-sens")]
+        env = [S("%env-sens")]
         for v in keys:
             s = B.sens.get(v)
             if s is not None:
@@ -300,7 +300,7 @@ class _JBody:
         c = self.j_globals(c, fwd)
         if is_atom(c):
             if type(c) is Symbol and not self.local(c.name):
-                fwd.append(("let", p, L(S("J"), c)))
+                fwd.append(("let", p, L(S("%J"), c)))
             else:
                 fwd.append(("let", p, c))
                 if self.is_local_sym(c):
@@ -314,7 +314,7 @@ class _JBody:
                 if s is not None:
                     for i, a in enumerate(c.items):
                         if self.is_local_sym(a):
-                            B.add(a, B.bind("d", L(S("sens-get"), s, i)))
+                            B.add(a, B.bind("d", L(S("%sens-get"), s, i)))
             backs.append(back_tuple)
             return
         h = head_name(c)
@@ -351,7 +351,7 @@ class _JBody:
         if type(a) is not Symbol or self.local(a.name):
             return a
         g = self.fresh("j" + a.name.split("%")[0])
-        fwd.append(("let", g, L(S("J"), a)))
+        fwd.append(("let", g, L(S("%J"), a)))
         self.constants.add(g.name)
         return g
 
@@ -363,7 +363,7 @@ class _JBody:
             s = B.of(p)
             if s is not None:
                 for v in free:
-                    B.add(S(v), B.bind("d" + v.split("%")[0], L(S("env-get"), s, quoted(v))))
+                    B.add(S(v), B.bind("d" + v.split("%")[0], L(S("%env-get"), s, quoted(v))))
         backs.append(back)
 
     def letrec(self, pairs, fwd, backs):
@@ -383,7 +383,7 @@ class _JBody:
                 if s is not None:
                     for v in sorted(gfree):
                         B.add(S(v), B.bind("d" + v.split("%")[0],
-                                           L(S("env-get"), s, quoted(v))))
+                                           L(S("%env-get"), s, quoted(v))))
         backs.append(back)
 
     def branch(self, p, c, fwd, backs):
@@ -402,7 +402,7 @@ class _JBody:
             if s is not None:
                 (dk,) = B.guarded(["dk"], s, L(bpk, s))
                 for v in free:
-                    B.add(S(v), B.bind("d" + v.split("%")[0], L(S("env-get"), dk, quoted(v))))
+                    B.add(S(v), B.bind("d" + v.split("%")[0], L(S("%env-get"), dk, quoted(v))))
         backs.append(back)
 
     def field(self, p, c, fwd, backs):
@@ -412,7 +412,7 @@ class _JBody:
         def back(B):
             s = B.of(p)
             if s is not None and self.is_local_sym(a):
-                B.add(a, B.bind("d", L(S("field-sens"), a, quoted(f.name), s)))
+                B.add(a, B.bind("d", L(S("%field-sens"), a, quoted(f.name), s)))
         backs.append(back)
 
     def call(self, p, c, fwd, backs):
@@ -427,7 +427,7 @@ class _JBody:
         jf = f
         if type(f) is Symbol and not self.local(f.name):
             jf = self.fresh("j" + f.name.split("%")[0])
-            fwd.append(("let", jf, L(S("J"), f)))
+            fwd.append(("let", jf, L(S("%J"), f)))
         bp = self.fresh("bp")
         call = [jf, *args]
         for k, v in kwargs:
@@ -445,25 +445,25 @@ class _JBody:
             else:
                 # the callee's parameter order is known at run time only:
                 # keyword arguments find their sensitivity by name
-                z = B.bind("z", L(S("none?"), s))
+                z = B.bind("z", L(S("%zero?"), s))
                 whole = B.bind("ds", L(S("if"), z, None, L(bp, s)))
-                ds = [B.bind("d", L(S("sens-get"), whole, i)) for i in range(len(args) + 1)]
+                ds = [B.bind("d", L(S("%sens-get"), whole, i)) for i in range(len(args) + 1)]
                 for k, v in kwargs:
                     if self.is_local_sym(v):
-                        i = B.bind("i", L(S("param-index"), jf, L(S("quote"), k)))
-                        B.add(v, B.bind("d", L(S("sens-get"), whole, i)))
+                        i = B.bind("i", L(S("%param-index"), jf, L(S("quote"), k)))
+                        B.add(v, B.bind("d", L(S("%sens-get"), whole, i)))
             B.add_each([f, *args], ds)
         backs.append(back)
 
     def prim_call(self, p, out, prim, c, args, kwargs, fwd, backs):
         name = prim.name
         fwd_c = c
-        if name == "J":
+        if name == "%J":
             fwd.append(("let", p, c))
             backs.append(lambda B: B.add(args[0], B.of(p)) if args else None)
             return
         if name in MAKERS:
-            fwd_c = L(S("J-shallow"), c)
+            fwd_c = L(S("%J-shallow"), c)
         elif not any(self.is_local_sym(a) and a.name not in self.constants for a in args):
             fwd.append(("let", p, c))   # constant arguments: no sensitivity to pass on
             return
@@ -480,7 +480,7 @@ class _JBody:
                 return
             if name in MAKERS:
                 if self.is_local_sym(args[0]):
-                    B.add(args[0], B.bind("d", L(S("env-get"), s, quoted("jf"))))
+                    B.add(args[0], B.bind("d", L(S("%env-get"), s, quoted("jf"))))
                 return
             given = {k.name: v for k, v in kwargs}
             kw = [given.get(k, prim.kwargs[k]) for k in prim.kwargs]
@@ -511,7 +511,7 @@ def maker_form(kind, n, wrt, jf=None, fresh=None):
     y, bp, ds = S(nm("y")), S(nm("bp")), S(nm("ds"))
 
     def grads(idx):
-        return L(S("sens-out"), xs[idx], L(S("get"), ds, idx + 1))
+        return L(S("%sens-out"), xs[idx], L(S("%sens-get"), ds, idx + 1))
 
     def all_grads():
         return Vec([grads(i) for i in range(n)])
@@ -520,11 +520,11 @@ def maker_form(kind, n, wrt, jf=None, fresh=None):
     if kind in ("grad", "value-and-grad"):
         g = grads(wrt) if type(wrt) is int else Vec([grads(i) for i in wrt])
         res = g if kind == "grad" else Vec([y, g])
-        body = L(S("let"), Vec(head + [ds, L(bp, L(S("grad-seed"), y, jf))]), res)
+        body = L(S("let"), Vec(head + [ds, L(bp, L(S("%grad-seed"), y, jf))]), res)
         inner = L(S("fn"), Vec(xs), body)
     elif kind == "vjp":
         ct = S(nm("ct"))
-        checked = L(S("check-like"), y, ct, "the cotangent given to vjp's back")
+        checked = L(S("%check-like"), y, ct, "the cotangent given to vjp's back")
         back = L(S("fn"), Vec([ct]), L(S("let"), Vec([ds, L(bp, checked)]), all_grads()))
         inner = L(S("fn"), Vec(xs), L(S("let"), Vec(head), Vec([y, back])))
     else:  # jvp, as the transpose of the (linear) vjp
@@ -533,12 +533,12 @@ def maker_form(kind, n, wrt, jf=None, fresh=None):
         dxs = S(nm("dxs"))
         back_fn = L(S("fn"), Vec([ct]), L(S("let"), Vec([ds, L(bp, ct)]), all_grads()))
         body = L(S("let"), Vec([
-            Vec(xs), L(S("check-tuple"), prim, n, "jvp's primals"),
-            dxs, L(S("check-like"), prim, tan, "jvp's tangents")] + head + [
+            Vec(xs), L(S("%check-tuple"), prim, n, "jvp's primals"),
+            dxs, L(S("%check-like"), prim, tan, "jvp's tangents")] + head + [
             back, back_fn,
-            Vec([z, bpb]), L(L(S("J"), back), L(S("zeros-like"), y)),
+            Vec([z, bpb]), L(L(S("%J"), back), L(S("%zeros-like"), y)),
             dback, L(bpb, dxs)]),
-            Vec([y, L(S("sens-out"), y, L(S("get"), dback, 1))]))
+            Vec([y, L(S("%sens-out"), y, L(S("%sens-get"), dback, 1))]))
         inner = L(S("fn"), Vec([prim, tan]), body)
     return L(S("fn"), Vec([jf]), inner) if own else inner
 
@@ -546,7 +546,7 @@ def maker_form(kind, n, wrt, jf=None, fresh=None):
 # -- the pass ----------------------------------------------------------------------------------
 
 def run(module, ctx):
-    """Add ``name%J`` for each top-level function the module takes ``(J name)``
+    """Add ``name%J`` for each top-level function the module takes ``(%J name)``
     of, and write out the gradient functions the makers would build for them."""
     from ..prims import PRIMS
 
@@ -660,12 +660,12 @@ def _j_targets(module, defs):
     while stack:
         x = stack.pop()
         if type(x) in (Form, Vec):
-            if head_name(x) == "J" and len(x.items) == 2 and type(x.items[1]) is Symbol \
+            if head_name(x) == "%J" and len(x.items) == 2 and type(x.items[1]) is Symbol \
                     and x.items[1].name in defs:
                 seen_j.add(x.items[1].name)
             if head_name(x) != "quote":
                 stack.extend(x.items)
-    # a function's J-transform calls (J g) for the globals it uses
+    # a function's J-transform calls (%J g) for the globals it uses
     todo = list(seen_j)
     while todo:
         n = todo.pop()
@@ -690,10 +690,10 @@ def _globals_used(fn, defs):
 
 
 def _use_static_j(x, jnames):
-    """``x`` with ``(J name)`` replaced by ``name%J`` for the transformed globals."""
+    """``x`` with ``(%J name)`` replaced by ``name%J`` for the transformed globals."""
     t = type(x)
     if t is Form:
-        if head_name(x) == "J" and len(x.items) == 2 and type(x.items[1]) is Symbol \
+        if head_name(x) == "%J" and len(x.items) == 2 and type(x.items[1]) is Symbol \
                 and x.items[1].name in jnames:
             return Symbol(jnames[x.items[1].name], x.span)
         if head_name(x) == "quote":
