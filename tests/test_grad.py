@@ -825,3 +825,14 @@ class TestPythonAPI:
             myia_sx.grad(lambda x: x)
         with pytest.raises(SxGradError, match=":wrt index 5 out of range"):
             myia_sx.grad(m.f, wrt=5)
+
+
+def test_module_definitions_cannot_shadow_what_grad_generates():
+    m = load("""
+        (defn J [x] 42.0)
+        (defn get [x] 1.0)
+        (defn none? [x] 3)
+        (defn g [x] (sin x))
+        (defn main [k] [(J 1) ((grad (fn [x] (* (g x) k))) 3.0) ((grad g) 1.0)])""")
+    got = m.main(2.0)
+    np.testing.assert_allclose(got, (42.0, 2 * math.cos(3.0), math.cos(1.0)))
