@@ -227,16 +227,21 @@ def sens_at(like, i, v):
     return tuple(out)
 
 
+def _field(who, r, name):
+    """``(record type, index)`` of field ``name`` of record ``r``, checked."""
+    _expect(isinstance(r, Record), who, "a record", r)
+    rt = type(r)._sx_type
+    _expect(type(name) is Symbol and name.name in rt.index, who, f"a field of {rt.name}", name)
+    return rt, rt.index[name.name]
+
+
 def field_sens(r, name, v):
     """A record sensitivity of ``r``'s type: ``v`` in field ``name``, None elsewhere."""
     if v is None:
         return None
-    _expect(isinstance(r, Record), "%field-sens", "a record", r)
-    rt = type(r)._sx_type
-    _expect(type(name) is Symbol and name.name in rt.index, "%field-sens",
-            f"a field of {rt.name}", name)
+    rt, i = _field("%field-sens", r, name)
     vals = [None] * len(rt.fields)
-    vals[rt.index[name.name]] = v
+    vals[i] = v
     return rt.make(tuple(vals))
 
 
@@ -244,11 +249,7 @@ def sens_field(d, name):
     """Field ``name`` of a record sensitivity (None stays None)."""
     if d is None:
         return None
-    _expect(isinstance(d, Record), "%sens-field", "a record sensitivity", d)
-    rt = type(d)._sx_type
-    _expect(type(name) is Symbol and name.name in rt.index, "%sens-field",
-            f"a field of {rt.name}", name)
-    return d._values[rt.index[name.name]]
+    return d._values[_field("%sens-field", d, name)[1]]
 
 
 def _same_structure(a, b):

@@ -18,13 +18,9 @@ from ..forms import Form, Keyword, Symbol, Vec, plain, strip_marks
 
 
 class ScopedRewriter:
-    def binder(self, s, scope):
-        """The output symbol for binder ``s``; records it in ``scope``."""
-        raise NotImplementedError
-
-    def ref(self, s, scopes):
-        """The output for a reference to ``s``."""
-        raise NotImplementedError
+    """Base of the passes' rewriters.  A subclass defines ``binder(s, scope)``
+    (the output symbol for binder ``s``, recorded in ``scope`` under the key
+    ``(name, marks)``) and ``ref(s, scopes)`` (the output for a reference)."""
 
     @staticmethod
     def lookup(s, scopes):
