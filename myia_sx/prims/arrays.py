@@ -1,0 +1,217 @@
+"""Arrays: ``@``, shapes, construction, reshaping, transposition, ``where``,
+``size`` and indexing helpers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import SxRuntimeError, SxTypeError
+from ..forms import Keyword
+from ..values import type_name
+from .sequences import get_item
+from .table import PrimShapeError, need_array, num_or_array, prim, scalar, shape_text
+
+@prim("@", 2)
+def _matmul(a, b):
+    """Matrix product (numpy matmul semantics)."""
+    need_array("@", a, 1)
+    need_array("@", b, 2)
+    num_or_array("@", a, 1)
+    num_or_array("@", b, 2)
+    if a.ndim == 0 or b.ndim == 0:
+        raise PrimShapeError(f"{shape_text(a)} @ {shape_text(b)}: @ needs rank >= 1")
+    try:
+        return scalar(np.matmul(a, b))
+    except ValueError:
+        raise PrimShapeError(f"{shape_text(a)} @ {shape_text(b)}") from None
+
+
+def _shape_arg(name, s):
+    if type(s) is int:
+        s = (s,)
+    if type(s) is not tuple or not all(type(d) is int for d in s):
+        raise SxTypeError(f"{name} expects a shape (a tuple of integers), got {type_name(s)}")
+    if any(d < 0 for d in s):
+        raise PrimShapeError(f"negative dimension in shape {s}")
+    return s
+
+
+_DTYPE_NAMES = {"f64": np.float64, "f32": np.float32, "i64": np.int64}
+
+
+def _dtype_arg(name, dtype, default):
+    if dtype is None:
+        return default
+    key = dtype.name if type(dtype) is Keyword else dtype
+    if key not in _DTYPE_NAMES:
+        raise SxTypeError(f":dtype of {name} must be :f64, :f32 or :i64")
+    return _DTYPE_NAMES[key]
+
+
+def _alloc(name, make, shape, *args):
+    """``make(shape, *args)``; an array too big for memory is a user error, not a crash."""
+    try:
+        return make(shape, *args)
+    except (MemoryError, ValueError):
+        raise SxRuntimeError(f"{name}: cannot allocate an array of shape {shape}") from None
+
+
+@prim("zeros", 1, 1, {"dtype": None})
+def _zeros(shape, dtype=None):
+    """Array of zeros of the given shape (f64 unless :dtype)."""
+    return _alloc("zeros", np.zeros, _shape_arg("zeros", shape),
+                  _dtype_arg("zeros", dtype, np.float64))
+
+
+@prim("ones", 1, 1, {"dtype": None})
+def _ones(shape, dtype=None):
+    """Array of ones of the given shape (f64 unless :dtype)."""
+    return _alloc("ones", np.ones, _shape_arg("ones", shape),
+                  _dtype_arg("ones", dtype, np.float64))
+
+
+def _scalar_dtype(v):
+    t = type(v)
+    if t is float:
+        return np.float64
+    if t is int:
+        return np.int64
+    if t is np.float32:
+        return np.float32
+    raise SxTypeError(f"expected a number, got {type_name(v)}")
+
+
+@prim("full", 2, 2, {"dtype": None})
+def _full(shape, value, dtype=None):
+    """Array of the given shape filled with value (dtype of value unless :dtype)."""
+    return _alloc("full", np.full, _shape_arg("full", shape), value,
+                  _dtype_arg("full", dtype, _scalar_dtype(value)))
+
+
+@prim("array", 1, 1, {"dtype": None})
+def _array(data, dtype=None):
+    """Array from a (nested) tuple of numbers."""
+    leaves = list(_tuple_leaves(data))
+    if not leaves:
+        raise SxTypeError("array needs at least one element")
+    for v in leaves:
+        if type(v) not in (int, float, np.float32):
+            raise SxTypeError(f"array elements must be numbers, got {type_name(v)}")
+    default = np.float64 if any(type(v) is not int for v in leaves) else np.int64
+    try:
+        return np.array(data, dtype=_dtype_arg("array", dtype, default))
+    except ValueError:
+        raise PrimShapeError("nested tuples of different lengths") from None
+
+
+def _tuple_leaves(x):
+    stack = [x]
+    while stack:
+        y = stack.pop()
+        if type(y) is tuple:
+            stack.extend(y)
+        else:
+            yield y
+
+
+@prim("shape", 1)
+def _shape(x):
+    """The shape of an array, as a tuple of integers."""
+    need_array("shape", x)
+    return tuple(int(d) for d in x.shape)
+
+
+@prim("reshape", 2)
+def _reshape(x, shape):
+    """The array with a new shape of the same size (one dimension may be -1)."""
+    need_array("reshape", x)
+    if type(shape) is int:
+        shape = (shape,)
+    if type(shape) is not tuple or not all(type(d) is int for d in shape):
+        raise SxTypeError(f"reshape expects a shape tuple, got {type_name(shape)}")
+    try:
+        return x.reshape(shape)
+    except ValueError:
+        raise PrimShapeError(f"cannot reshape {shape_text(x)} to {shape}") from None
+
+
+@prim("transpose", 1, 1, {"axes": None})
+def _transpose(x, axes=None):
+    """Reverse the axes of an array (or permute them by :axes)."""
+    need_array("transpose", x)
+    if axes is not None:
+        if type(axes) is not tuple or not all(type(a) is int for a in axes):
+            raise SxTypeError(f":axes of transpose must be a tuple of integers, "
+                              f"got {type_name(axes)}")
+        if sorted(axes) != list(range(x.ndim)):
+            raise PrimShapeError(f":axes {axes} is not a permutation of {x.ndim} axes")
+    return np.transpose(x, axes)
+
+
+@prim("where", 3)
+def _where(c, a, b):
+    """Elementwise choice: a where c is true, else b (broadcasting)."""
+    if not (type(c) is bool or (type(c) is np.ndarray and c.dtype == np.bool_)):
+        raise SxTypeError(f"where expects a bool array condition, got {type_name(c)}")
+    num_or_array("where", a, 2)
+    num_or_array("where", b, 3)
+    try:
+        return scalar(np.where(c, a, b))
+    except ValueError:
+        raise PrimShapeError(
+            f"where {shape_text(c)} {shape_text(a)} {shape_text(b)}") from None
+
+
+
+@prim("size", 1)
+def _size(x):
+    """The number of elements of an array (1 for a number)."""
+    if type(x) is np.ndarray:
+        return int(x.size)
+    num_or_array("size", x, 1)
+    return 1
+
+
+@prim("sens-index", 3)
+def _sens_index(like, idx, v):
+    """Zeros shaped like array like, with v at index tuple idx (the adjoint of get)."""
+    if type(like) is not np.ndarray or type(idx) is not tuple:
+        raise SxTypeError(f"sens-index expects an array and an index tuple, got "
+                          f"{type_name(like)} and {type_name(idx)}")
+    out = np.zeros(like.shape, dtype=np.result_type(like.dtype, np.float64))
+    out[tuple(idx)] = v
+    return out
+
+
+@prim("sens-cut", 4)
+def _sens_cut(like, start, end, v):
+    """A sensitivity shaped like tuple or array like: v in [start, end), zero or None elsewhere
+    (the adjoint of cut)."""
+    if v is None:
+        return None
+    if type(like) is not tuple and type(like) is not np.ndarray:
+        raise SxTypeError(f"sens-cut expects a tuple or array to shape it, got {type_name(like)}")
+    if type(like) is tuple:
+        out = [None] * len(like)
+        out[start:end] = v
+        return tuple(out)
+    out = np.zeros(like.shape, dtype=np.result_type(like.dtype, np.float64))
+    out[start:end] = v
+    return out
+
+
+@prim("get-at", 2)
+def _get_at(a, idx):
+    """(get a i j ...) with the indices as one tuple."""
+    return get_item(a, *idx)
+
+
+@prim("to-tuple", 1)
+def _to_tuple(a):
+    """An array as nested tuples of numbers (the inverse of array)."""
+    if type(a) is not np.ndarray:
+        raise SxTypeError(f"to-tuple expects an array, got {type_name(a)}")
+    def conv(x):
+        return tuple(conv(v) for v in x) if type(x) is np.ndarray else scalar(x)
+    return conv(a) if a.ndim else scalar(a[()])
+
