@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import interp, library, pipeline
+from . import ad, interp, library, pipeline
 from .errors import SxError, SxInternalError, SxSyntaxError, SxTypeError
 from .forms import Seq
 from .prims import Prim
@@ -71,7 +71,7 @@ def load_forms(forms, filename: str = "<string>", backend: str | None = None,
     backend = _check_backend(backend)
     env = new_env(macros)
     final = compile_forms(forms, env)
-    _guard("interpreter", env.load, final)
+    _guard("interpreter", library.load_module, env, final)
     return Module(env, final, backend, filename)
 
 
@@ -90,7 +90,7 @@ def module_from_forms(forms, filename: str = "<string>", backend: str | None = N
     """A :class:`Module` from already compiled forms (as from :func:`compile_source`)."""
     backend = _check_backend(backend)
     env = new_env()
-    _guard("interpreter", env.load, forms)
+    _guard("interpreter", library.load_module, env, forms)
     return Module(env, forms, backend, filename)
 
 
@@ -134,8 +134,7 @@ def compile_forms(forms, env, upto=None, expressions=False):
     With ``expressions``, a top-level form that is not a definition becomes
     ``(def _ form)`` (REPL input), so its value can be read back as ``_``.
     """
-    ctx = pipeline.Context(env=env, expressions=expressions)
-    return pipeline.compile_module(forms, ctx, upto)
+    return pipeline.compile_module(forms, library.context(env, expressions), upto)
 
 
 class Session:
@@ -168,7 +167,7 @@ class Session:
             for form in forms:
                 macros = dict(self.env.macros)
                 final = compile_forms((form,), self.env, expressions=True)
-                _guard("interpreter", self.env.load, final)
+                _guard("interpreter", library.load_module, self.env, final)
                 if _is_expression(final):
                     results.append(("value", to_python(self.env.globals["_"])))
                 else:
@@ -373,8 +372,6 @@ def _sx_function(f, who):
 
 
 def _made(kind, f, wrt=0):
-    from . import ad
-
     closure = _sx_function(f, kind)
     return _guard("interpreter", ad.make, kind, ad.J(closure), to_sx(wrt, ":wrt"))
 

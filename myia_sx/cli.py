@@ -2,9 +2,11 @@
 
 ``myia-sx run FILE.sx [ARGS...]`` calls ``main`` with ARGS read as sx literals
 and prints the result; ``myia-sx show FILE.sx --after PASS`` prints the
-program after a pass.  A user error prints ``file:line:col: message``, the
-source line and a caret, and exits with status 1 (``--traceback`` adds the
-Python traceback, for compiler developers).
+program after a pass (``--verify`` checks the output of every pass up to it
+against the language the pass writes, :mod:`myia_sx.languages`).  A user
+error prints ``file:line:col: message``, the source line and a caret, and
+exits with status 1 (``--traceback`` adds the Python traceback, for compiler
+developers); a compiler bug (an internal error) exits with status 2.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import argparse
 import sys
 import traceback
 
-from . import api, pipeline
+from . import api, library, pipeline
 from .errors import SxError, SxInternalError, SxSyntaxError, SxTypeError
 from .forms import Form, Keyword, Symbol, Vec
 from .printer import pretty
@@ -54,7 +56,10 @@ def cmd_run(ns):
 
 def cmd_show(ns):
     forms = read_file(ns.file)
-    out = pipeline.compile_module(forms, pipeline.Context(), ns.after)
+    ctx = library.context()
+    if ns.verify:
+        ctx.verify = True
+    out = pipeline.compile_module(forms, ctx, ns.after)
     for form in out:
         print(pretty(form, ns.width))
 
@@ -82,6 +87,8 @@ def main(argv=None):
     p.add_argument("--after", default=pipeline.PASS_NAMES[-1],
                    choices=("read",) + pipeline.PASS_NAMES)
     p.add_argument("--width", type=int, default=80)
+    p.add_argument("--verify", action="store_true",
+                   help="check the output of every pass up to PASS against its language")
     p.set_defaults(fn=cmd_show)
     p = sub.add_parser("repl", help="interactive session (reads piped input line by line)")
     p.set_defaults(fn=cmd_repl)

@@ -21,8 +21,10 @@ Core forms::
 
 from __future__ import annotations
 
+import re
+
 from .errors import SxSyntaxError
-from .forms import Keyword, Symbol, Vec, head_name
+from .forms import Form, Keyword, Symbol, Vec, head_name
 
 SPECIAL_FORMS = frozenset({"fn", "let", "letrec", "if", "quote", ".", "def", "defrecord",
                            "require"})
@@ -176,6 +178,60 @@ def defrecord_parts(form):
             fail("record fields are symbols", f, form)
     _check_distinct(list(fields), form, "the fields")
     return items[1], list(fields)
+
+
+def free_variables(x, is_global) -> tuple:
+    """The names expression ``x`` uses without binding them, other than the
+    globals (``is_global(name)``) and special forms, sorted: the one
+    free-variable analysis of the compiler (closure captures, the order of a
+    closure's sensitivity in differentiation)."""
+    out = set()
+    stack = [(x, frozenset())]
+    while stack:
+        y, bound = stack.pop()
+        t = type(y)
+        if t is Symbol:
+            if y.name not in bound and y.name not in SPECIAL_FORMS and not is_global(y.name):
+                out.add(y.name)
+            continue
+        if t is Vec:
+            stack.extend((i, bound) for i in y.items)
+            continue
+        if t is not Form or not y.items:
+            continue
+        h = head_name(y)
+        if h == "quote":
+            continue
+        if h == "fn":
+            params, body = y.items[1].items, y.items[2]
+            stack.append((body, bound | {s.name for p in params for s in pattern_symbols(p)}))
+        elif h in ("let", "letrec"):
+            items = y.items[1].items
+            if h == "letrec":
+                bound = bound | {items[i].name for i in range(0, len(items), 2)}
+            for i in range(0, len(items), 2):
+                stack.append((items[i + 1], bound))
+                if h == "let":
+                    bound = bound | {s.name for s in pattern_symbols(items[i])}
+            stack.append((y.items[2], bound))
+        elif h == ".":
+            stack.append((y.items[1], bound))
+        else:
+            stack.extend((i, bound) for i in y.items if type(i) is not Keyword)
+    return tuple(sorted(out))
+
+
+_RENAMED = re.compile(r"([^%]+)%[0-9]+")
+
+
+def user_name(name):
+    """The name the user wrote for a binder that a pass renamed (``a%2`` -> ``a``).
+
+    Keyword arguments and error messages use it: the renaming is an internal
+    detail and depends on which other functions in the module use the same name.
+    """
+    m = _RENAMED.fullmatch(name)
+    return m.group(1) if m else name
 
 
 def top_level_name(form):

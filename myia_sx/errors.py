@@ -115,10 +115,12 @@ class SxRuntimeError(SxError):
 
 
 class SxInternalError(Exception):
-    """A bug in the compiler: an unexpected exception inside a named pass."""
+    """A bug in the compiler: an unexpected exception inside a named pass, or
+    an invariant the pass broke (its output outside the language it writes).
+    ``message`` says what went wrong; by default, the cause's type and text."""
 
-    def __init__(self, where: str, cause: BaseException):
+    def __init__(self, where: str, cause: BaseException, message: str | None = None):
         super().__init__(f"internal compiler error in {where}: "
-                         f"{type(cause).__name__}: {cause}")
+                         f"{message or f'{type(cause).__name__}: {cause}'}")
         self.where = where
         self.cause = cause

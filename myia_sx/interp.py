@@ -19,15 +19,13 @@ recursive.  Records are made by ``defrecord``.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from . import core
 from .errors import SxError, SxNameError, SxRuntimeError, SxSyntaxError, SxTypeError
 from .forms import Form, Seq, Symbol, Vec
-from .prims import PRIMS, MacroSyntaxError, Prim, PrimShapeError
-from .values import Closure, RecordType, type_name
+from .prims import PRIMS, MacroSyntaxError, Prim, PrimConst, PrimShapeError
+from .values import ZERO, Closure, RecordType, type_name
 
 # opcodes
 CONST, LOCAL, FREE, GLOBAL, STORE, UNPACK, JUMP_IF_FALSE, JUMP, CLOSURE, LETREC, \
@@ -35,18 +33,28 @@ CONST, LOCAL, FREE, GLOBAL, STORE, UNPACK, JUMP_IF_FALSE, JUMP, CLOSURE, LETREC,
 
 MAX_FRAMES = 2_000_000
 
+# The deepest stack of frames any run has reached (tests reset it to check
+# that a loop, or the gradient of one, runs in constant space).
+STATS = {"peak_frames": 0}
+
+# DERIVE[0], when set (by the AD runtime, myia_sx.ad), makes a missing global
+# on demand: ``DERIVE[0](namespace, name)`` gives its value or _MISSING.  The
+# J-transforms ``f%J`` of global functions are made that way.
+DERIVE = [None]
+
 
 class Code:
     """A compiled function body.
 
     ``fn_form`` is the ``(fn ...)`` form it was compiled from and
-    ``free_names`` the names of the variables its closures capture, in order
-    (so the ``J`` operator of :mod:`myia_sx.ad` can transform a closure's code
-    and carry its captured values over by name); ``j_code`` caches that
-    transformation."""
+    ``free_names`` the names of the variables its closures capture, in
+    sorted order (so the ``J`` operator of :mod:`myia_sx.ad` can transform a
+    closure's code and carry its captured values over by name); ``letrec``
+    is ``(pairs, name)`` for a function of a ``letrec`` group (transformed
+    with its group); ``j_code`` caches the transformation."""
 
     __slots__ = ("name", "nparams", "param_names", "nlocals", "instrs", "forms",
-                 "span", "globals", "fn_form", "free_names", "j_code")
+                 "span", "globals", "fn_form", "free_names", "letrec", "j_code")
 
     def __init__(self, name, nparams, param_names, span, globals_):
         self.name = name
@@ -59,6 +67,7 @@ class Code:
         self.globals = globals_
         self.fn_form = None
         self.free_names = ()
+        self.letrec = None
         self.j_code = None
 
 
@@ -95,6 +104,15 @@ class _FnCompiler:
                 return FREE, idx
             return kind, where
         return GLOBAL, name
+
+    def is_local(self, name):
+        """True if an enclosing function binds ``name`` (without capturing it)."""
+        c = self
+        while c is not None:
+            if name in c.free or any(name in scope for scope in c.scopes):
+                return True
+            c = c.parent
+        return False
 
     def emit(self, op, arg, form):
         self.code.instrs.append((op, arg))
@@ -136,10 +154,11 @@ class _FnCompiler:
     def symbol(self, s):
         kind, where = self.lookup(s.name)
         if kind is GLOBAL:
-            if where in self.env.names:
-                self.emit(GLOBAL, where, s)
+            if where in self.env.names or where.endswith("%J") and DERIVE[0] is not None:
+                self.emit(GLOBAL, where, s)   # a J-transform g%J is made when first used
             elif where in PRIMS:
-                self.emit(CONST, PRIMS[where], s)
+                row = PRIMS[where]
+                self.emit(CONST, row.value if type(row) is PrimConst else row, s)
             elif where in core.SPECIAL_FORMS:
                 raise SxSyntaxError(f"{where} is a special form, not a value", s.span)
             else:
@@ -158,7 +177,7 @@ class _FnCompiler:
     def static_prim(self, f):
         """The primitive that symbol ``f`` names here, if it surely names one."""
         if type(f) is Symbol and f.name in PRIMS and f.name not in self.env.names:
-            if self.lookup(f.name)[0] is GLOBAL:
+            if self.lookup(f.name)[0] is GLOBAL and type(PRIMS[f.name]) is Prim:
                 return PRIMS[f.name]
         return None
 
@@ -189,7 +208,10 @@ class _FnCompiler:
         pairs, body = core.let_parts(x)
         self.scopes.append({})
         for p, e in pairs:
-            self.expr(e, False)
+            if type(p) is Symbol and core_head(e) == "fn":
+                self.form_fn(e, False, core.user_name(p.name))   # named after its binder
+            else:
+                self.expr(e, False)
             self.bind(p, x)
         self.expr(body, tail)
         self.scopes.pop()
@@ -205,6 +227,7 @@ class _FnCompiler:
         group = []
         for (p, fnform), slot in zip(pairs, slots):
             code, caps = self.compile_fn(fnform, p.name)
+            code.letrec = (tuple(pairs), p.name)
             group.append((slot, code, caps))
         self.emit(LETREC, tuple(group), x)
         self.expr(body, tail)
@@ -216,19 +239,21 @@ class _FnCompiler:
 
     def compile_fn(self, x, name):
         params, body = core.fn_parts(x)
-        names = tuple(_user_name(p.name) if type(p) is Symbol else None for p in params)
+        names = tuple(core.user_name(p.name) if type(p) is Symbol else None for p in params)
         code = Code(name, len(params), names, x.span, self.env.globals)
         sub = _FnCompiler(self, code, self.env)
         for i, p in enumerate(params):
             if type(p) is Symbol:
                 sub.scopes[0][p.name] = i
+        for name in core.free_variables(x, lambda n: not self.is_local(n)):
+            sub.lookup(name)    # captures in the sorted order of their names
         for i, p in enumerate(params):
             if type(p) is Vec:
                 sub.emit(LOCAL, i, p)
                 sub.bind(p, x)
         sub.expr(body, True)
         code.fn_form = x
-        code.free_names = tuple(sorted(sub.free, key=sub.free.get))
+        code.free_names = tuple(sub.free)
         return code, tuple(sub.captures)
 
     def form_def(self, x, tail):
@@ -261,105 +286,61 @@ class _FnCompiler:
             self.emit(TAILCALL if tail else CALL, len(args), x)
 
 
-_RENAMED = re.compile(r"([^%]+)%[0-9]+")
+def compile_expr(env, form, name="<expr>"):
+    """Compile ``form`` against ``env`` as a function of no arguments (a thunk)."""
+    code = Code(name, 0, (), getattr(form, "span", None), env.globals)
+    comp = _FnCompiler(None, code, env)
+    if core_head(form) == "fn" and name != "<expr>":
+        comp.form_fn(form, False, name)
+        comp.emit(RETURN, None, form)
+    else:
+        comp.expr(form, True)
+    return Closure(code, ())
 
 
-def _user_name(name):
-    """The name the user wrote for a parameter that resolve_names renamed (``a%2`` -> ``a``).
-
-    Keyword arguments and error messages use it: the renaming is an internal
-    detail and depends on which other functions in the module use the same name.
-    """
-    m = _RENAMED.fullmatch(name)
-    return m.group(1) if m else name
+def evaluate(env, form, name="<expr>"):
+    """The value of expression ``form`` in ``env``."""
+    return run(compile_expr(env, form, name), ())
 
 
-class Env:
-    """A global environment: the values of top-level names, the macros in
-    scope (name -> :class:`myia_sx.passes.expand_macros.Macro`) and the
-    library files loaded into it (:mod:`myia_sx.library`)."""
+def load(env, forms, require=None):
+    """Evaluate a module's top-level forms in order.  ``require(env, form)``
+    brings in the libraries a ``require`` form names (the library layer
+    passes it; the interpreter itself knows no files)."""
+    for form in forms:
+        name = core.top_level_name(form)
+        if name is not None:
+            env.names.add(name.name)
+    for form in forms:
+        try:
+            define(env, form, require)
+        except RecursionError:
+            raise SxSyntaxError("code nested too deeply to compile",
+                                getattr(form, "span", None)) from None
 
-    def __init__(self):
-        self.globals: dict = {}
-        self.names: set = set()
-        self.spans: dict = {}
-        self.macros: dict = {}
-        self.libraries: list = []
 
-    def copy(self):
-        """A new environment with the same definitions (sharing their values)."""
-        env = Env()
-        env.restore(self.snapshot())
-        return env
-
-    def snapshot(self):
-        """The state :meth:`restore` goes back to (a failed REPL chunk)."""
-        return (dict(self.globals), set(self.names), dict(self.spans), dict(self.macros),
-                list(self.libraries))
-
-    def restore(self, state):
-        globals_, names, spans, macros, libraries = state
-        self.globals.clear()
-        self.globals.update(globals_)
-        self.names = set(names)
-        self.spans = dict(spans)
-        self.macros = dict(macros)
-        self.libraries = list(libraries)
-
-    def compile_expr(self, form, name="<expr>"):
-        """Compile ``form`` as a function of no arguments (a thunk)."""
-        code = Code(name, 0, (), getattr(form, "span", None), self.globals)
-        comp = _FnCompiler(None, code, self)
-        if core_head(form) == "fn" and name != "<expr>":
-            comp.form_fn(form, False, name)
-            comp.emit(RETURN, None, form)
-        else:
-            comp.expr(form, True)
-        return Closure(code, ())
-
-    def eval(self, form):
-        """Evaluate one expression in this environment."""
-        return run(self.compile_expr(form), ())
-
-    def load(self, forms):
-        """Evaluate a module's top-level forms in order."""
-        for form in forms:
-            name = core.top_level_name(form)
-            if name is not None:
-                self.names.add(name.name)
-        for form in forms:
-            try:
-                self.define(form)
-            except RecursionError:
-                raise SxSyntaxError("code nested too deeply to compile",
-                                    getattr(form, "span", None)) from None
-
-    def define(self, form):
-        h = core_head(form)
-        if h == "def":
-            name, e = core.def_parts(form)
-            self.names.add(name.name)
-            self.macros.pop(name.name, None)   # a value now, no longer a macro
-            value = run(self.compile_expr(e, name.name), ())
-            self.globals[name.name] = value
-            self.spans[name.name] = name.span
-        elif h == "defrecord":
-            name, fields = core.defrecord_parts(form)
-            for f in fields:
-                problem = RecordType.field_name_problem(f.name)
-                if problem:
-                    core.fail(problem, f, form)
-            self.names.add(name.name)
-            self.globals[name.name] = RecordType(name.name, [f.name for f in fields],
-                                                 name.span)
-            self.spans[name.name] = name.span
-        elif h == "require":
-            from . import library
-
-            library.require(self, form)
-        else:
-            core.fail("a module's top-level forms are definitions (def, defn, defrecord); "
-                      "call functions from main", form)
+def define(env, form, require=None):
+    """Evaluate one top-level form into ``env``."""
+    h = core_head(form)
+    if h == "def":
+        name, e = core.def_parts(form)
+        env.names.add(name.name)
+        env.define(name.name, evaluate(env, e, name.name), name.span)
+    elif h == "defrecord":
+        name, fields = core.defrecord_parts(form)
+        for f in fields:
+            problem = RecordType.field_name_problem(f.name)
+            if problem:
+                core.fail(problem, f, form)
+        env.define(name.name, RecordType(name.name, [f.name for f in fields], name.span),
+                   name.span)
+    elif h == "require" and require is not None:
+        require(env, form)
+    elif h == "require":
+        core.fail("require needs the library loader (myia_sx.library.load_module)", form)
+    else:
+        core.fail("a module's top-level forms are definitions (def, defn, defrecord); "
+                  "call functions from main", form)
 
 
 def core_head(form):
@@ -395,6 +376,7 @@ def _bind_kwargs(code, args, names, values, span):
 
 
 _MISSING = object()
+MISSING = _MISSING   # what DERIVE[0] gives for a name it cannot make
 
 
 def _call_other(f, args, kw, span):
@@ -432,6 +414,7 @@ def run(fn, args, kwargs=None):
 
 def _loop(code, loc, free):
     frames = []
+    peak = 0
     tail_from = None   # the last tail call, which left no frame behind
     ins = code.instrs
     pc = 0
@@ -482,9 +465,13 @@ def _loop(code, loc, free):
                         raise _arity_error(c2.name, c2.nparams, n, code.forms[pc - 1].span)
                     if op == CALL:
                         frames.append((code, ins, pc, loc, stk, free))
-                        if len(frames) > MAX_FRAMES:
-                            raise SxRuntimeError(
-                                f"recursion deeper than {MAX_FRAMES} calls", None)
+                        if len(frames) > peak:
+                            peak = len(frames)
+                            if peak > STATS["peak_frames"]:
+                                STATS["peak_frames"] = peak
+                            if peak > MAX_FRAMES:
+                                raise SxRuntimeError(
+                                    f"recursion deeper than {MAX_FRAMES} calls", None)
                         stk = []
                     else:
                         tail_from = code.forms[pc - 1]
@@ -532,6 +519,8 @@ def _loop(code, loc, free):
                 pc = arg
             elif op == GLOBAL:
                 v = code.globals.get(arg, _MISSING)
+                if v is _MISSING and DERIVE[0] is not None:
+                    v = DERIVE[0](code.globals, arg)
                 if v is _MISSING:
                     raise SxNameError(f"{arg} is used before its definition has run",
                                       code.forms[pc - 1].span)
@@ -539,8 +528,10 @@ def _loop(code, loc, free):
             elif op == UNPACK:
                 v = stk.pop()
                 if type(v) is not tuple or len(v) != arg:
-                    raise SxTypeError(f"cannot destructure {type_name(v)} into {arg} names",
-                                      code.forms[pc - 1].span)
+                    if v is not ZERO:
+                        raise SxTypeError(f"cannot destructure {type_name(v)} into {arg} names",
+                                          code.forms[pc - 1].span)
+                    v = (ZERO,) * arg   # the zero of a tuple has zero parts
                 stk.extend(reversed(v))
             elif op == TUPLE:
                 if arg:
@@ -552,6 +543,9 @@ def _loop(code, loc, free):
             elif op == FIELD:
                 v = stk.pop()
                 rt = getattr(type(v), "_sx_type", None)
+                if rt is None and v is ZERO:
+                    stk.append(ZERO)   # the zero of a record has zero fields
+                    continue
                 if rt is None:
                     raise SxTypeError(f"field access .{arg} on {type_name(v)}, not a record",
                                       code.forms[pc - 1].span)

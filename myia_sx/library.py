@@ -19,9 +19,11 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from . import core
+from . import ad, core, interp, pipeline
+from .env import Env
 from .errors import SxError, SxMacroError
 from .forms import Form, Symbol
+from .reader import read
 
 _HERE = Path(__file__).resolve().parent
 
@@ -56,11 +58,11 @@ def base_env():
     """The environment every module starts from (built once per process)."""
     global _base_env
     if _base_env is None:
-        from .interp import Env
-
         env = Env()
         for path in base_files():
             load_file_into(env, path)
+            if path.name == "derivatives.sx":
+                ad.use_rules(env.globals)
         _base_env = env
     return _base_env
 
@@ -70,16 +72,26 @@ def new_env():
     return base_env().copy()
 
 
+def context(env=None, expressions=False):
+    """A pipeline context for compiling a module against ``env`` (a fresh
+    environment holding the base library if None), with the library loader."""
+    return pipeline.Context(env=env if env is not None else new_env(),
+                            expressions=expressions, require=require)
+
+
+def load_module(env, forms):
+    """Evaluate compiled top-level ``forms`` into ``env`` (``require`` forms
+    load their libraries)."""
+    with pipeline.deep_recursion():
+        interp.load(env, forms, require)
+
+
 def load_file_into(env, path):
     """Compile and evaluate the library file ``path`` in ``env``."""
-    from . import pipeline
-    from .reader import read
-
     text = Path(path).read_text(encoding="utf-8")
     forms = read(text, str(path))
-    final = pipeline.compile_module(forms, pipeline.Context(env=env))
-    with pipeline.deep_recursion():
-        env.load(final)
+    ctx = pipeline.Context(env=env, require=require, library=True)
+    load_module(env, pipeline.compile_module(forms, ctx))
     if path not in env.libraries:
         env.libraries.append(Path(path))
 

@@ -9,15 +9,22 @@ A user error (:class:`SxError`) passes through unchanged; any other exception
 escaping a pass is a compiler bug and becomes :class:`SxInternalError` naming
 the pass.  Code nested too deeply for the passes' recursion is a user error at
 the top-level form that holds it.
+
+With verification on (``Context.verify``; by default :data:`VERIFY`, set by
+``MYIA_SX_VERIFY=1``), each pass's output is checked against the language the
+pass writes (:mod:`myia_sx.languages`); output outside it is a compiler bug,
+:class:`SxInternalError` naming the pass and the offending form.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
+from . import ad, languages
 from .errors import SxError, SxInternalError, SxSyntaxError
 from .passes import differentiate, expand_macros, normalize_anf, resolve_names
 
@@ -32,38 +39,56 @@ class Pass:
 
 PASSES = (
     Pass("expand_macros", "Lsurface", "Lcore", expand_macros.run),
-    Pass("resolve_names", "Lcore", "Lcore", resolve_names.run),
-    Pass("normalize_anf", "Lcore", "Lanf", normalize_anf.run),
+    Pass("resolve_names", "Lcore", "Lresolved", resolve_names.run),
+    Pass("normalize_anf", "Lresolved", "Lanf", normalize_anf.run),
     Pass("differentiate", "Lanf", "Lanf", differentiate.run),
 )
 
 PASS_NAMES = tuple(p.name for p in PASSES)
 
+# Whether a new Context checks every pass's output (``MYIA_SX_VERIFY=1``).
+VERIFY = os.environ.get("MYIA_SX_VERIFY") == "1"
+
 
 @dataclass
 class Context:
-    """What the passes know about the world outside the module: the global
-    environment it is compiled against (names of earlier definitions, the
-    macros in scope, the libraries loaded), and whether top-level expressions
-    are allowed (REPL input: a top-level expression e becomes ``(def _ e)``)."""
+    """What the passes know about the world outside the module, and the
+    abilities the pipeline hands them.
 
-    env: object = None
+    ``env`` is the global environment the module is compiled against (names
+    of earlier definitions, the macros in scope, the libraries loaded);
+    ``expressions``: top-level expressions are allowed (REPL input: a
+    top-level expression e becomes ``(def _ e)``); ``require(env, form)``
+    loads the libraries a ``require`` form names (given by the library layer,
+    :func:`myia_sx.library.context`); ``library``: the module is a library
+    file, which may define the reserved names that start with ``%``;
+    ``verify``: check each pass's output against the language it writes
+    (default :data:`VERIFY`, read when the context is made)."""
+
+    env: object
     expressions: bool = False
-
-    def __post_init__(self):
-        if self.env is None:
-            from .library import new_env
-
-            self.env = new_env()
+    require: Callable | None = None
+    library: bool = False
+    verify: bool = field(default_factory=lambda: VERIFY)
 
     @property
     def global_names(self):
         return self.env.names
 
+    def compile(self, forms, expressions=False):
+        """``forms`` through the whole pipeline, in this environment (macro
+        expansion compiles macro bodies, and the definitions they use, so)."""
+        return compile_module(forms, replace(self, expressions=expressions))
 
-def stages(module, ctx=None, upto=None):
+    def derive(self, name):
+        """True if ``name`` is, or can now be made, a global of the environment:
+        the J-transform ``g%J`` of a global ``g`` of a library or of earlier
+        input is made on demand (:func:`myia_sx.ad.derive`)."""
+        return ad.derive_into(self.env, name)
+
+
+def stages(module, ctx, upto=None):
     """Yield ``(pass name, module after it)`` for each pass, stopping after ``upto``."""
-    ctx = ctx or Context()
     if upto is not None and upto not in PASS_NAMES and upto != "read":
         raise ValueError(f"unknown pass {upto!r}; passes: read, {', '.join(PASS_NAMES)}")
     yield "read", module
@@ -94,19 +119,27 @@ def deep_recursion():
 
 
 def run_pass(p, module, ctx):
+    """Pass ``p`` run on ``module``; with ``ctx.verify``, its output checked by
+    the checker of the language ``p`` writes (:data:`myia_sx.languages.LANGUAGES`)."""
+    check = languages.LANGUAGES.get(p.writes) if ctx.verify else None
     try:
         with deep_recursion():
-            return p.run(module, ctx)
+            out = p.run(module, ctx)
+            if check is not None:
+                check(out, ctx)
+            return out
     except SxError:
         raise
     except RecursionError:
         span = next((f.span for f in module if getattr(f, "span", None)), None)
         raise SxSyntaxError("code nested too deeply to compile", span) from None
+    except languages.LanguageError as e:
+        raise SxInternalError(f"pass {p.name}", e, str(e)) from e
     except Exception as e:
         raise SxInternalError(f"pass {p.name}", e) from e
 
 
-def compile_module(module, ctx=None, upto=None):
+def compile_module(module, ctx, upto=None):
     """The module after every pass (or after ``upto``)."""
     out = module
     for _, stage in stages(module, ctx, upto):

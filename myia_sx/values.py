@@ -6,6 +6,11 @@ f32, f64, i64 (and bool, from comparisons); records are instances of a class
 made per ``defrecord``; functions are :class:`Closure`, primitives
 (:class:`myia_sx.prims.Prim`) and record constructors (:class:`RecordType`).
 Forms (symbols, keywords, ``Form``, ``Vec``, strings) are values too, for macros.
+
+Differentiation adds two kinds of values (see docs/grad.md): :data:`ZERO`, the
+zero sensitivity (its own type, the zero of every type: destructuring it or
+reading a field of it gives ``ZERO`` again), and :class:`Buffer`, the growable
+sequence in which the forward pass of a loop saves its backpropagators.
 """
 
 from __future__ import annotations
@@ -49,6 +54,77 @@ class Closure:
 
     def __repr__(self):
         return f"<fn {self.code.name}>"
+
+
+class Zero:
+    """The type of :data:`ZERO`, the zero sensitivity: nothing flowed back.
+
+    Written ``%zero`` in programs.  Integers and booleans only ever have this
+    sensitivity; ``(%sens-fill d x)`` turns it into zeros shaped like ``x``."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return "%zero"
+
+    def __reduce__(self):
+        return (_the_zero, ())
+
+
+def _the_zero():
+    return ZERO
+
+
+ZERO = object.__new__(Zero)
+
+
+class Buffer:
+    """A persistent growable sequence of ``n`` elements: the first ``base``
+    are :data:`ZERO`, the others are ``items[:n - base]``.
+
+    Pushing onto a buffer that owns the end of ``items`` appends in place
+    (amortized O(1)); pushing onto an older view copies first, so every
+    buffer value keeps meaning what it meant (the language is pure).  The
+    forward pass of a differentiated loop pushes one backpropagator per
+    iteration; the backward pass pops them (``pop`` never mutates).  The
+    zero prefix makes the zero sensitivity of a buffer of any length, which
+    the derivative of a differentiated loop asks for at every iteration,
+    cost O(1)."""
+
+    __slots__ = ("items", "n", "base")
+
+    def __init__(self, items, n, base=0):
+        self.items = items
+        self.n = n
+        self.base = base
+
+    @staticmethod
+    def zeros(n):
+        """A buffer of ``n`` ZERO elements."""
+        return Buffer([], n, n)
+
+    def push(self, x):
+        items = self.items
+        if len(items) != self.n - self.base:
+            items = items[:self.n - self.base]
+        items.append(x)
+        return Buffer(items, self.n + 1, self.base)
+
+    def pop(self):
+        """``(rest, last)``; the buffer must not be empty."""
+        n = self.n - 1
+        if n < self.base:
+            return Buffer(self.items, n, n), ZERO
+        return Buffer(self.items, n, self.base), self.items[n - self.base]
+
+    def elements(self):
+        return [ZERO] * self.base + self.items[:self.n - self.base]
+
+    def __len__(self):
+        return self.n
+
+    def __repr__(self):
+        return f"<buffer of {self.n}>"
 
 
 class Record:
@@ -197,11 +273,11 @@ def type_name(v) -> str:
         return "string"
     if isinstance(v, Seq):
         return "form"
-    from .prims import Prim
-
-    if t is Prim:
-        return "primitive"
-    return t.__name__
+    if t is Zero:
+        return "zero"
+    if t is Buffer:
+        return f"buffer of {v.n}"
+    return getattr(t, "sx_type_name", t.__name__)
 
 
 def values_equal(a, b) -> bool:

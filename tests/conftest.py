@@ -8,7 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from myia_sx import pipeline
 from myia_sx.forms import Form, Vec
+
+# Every compilation in the test suite checks the output of every pass against
+# the language the pass writes (myia_sx.languages).
+pipeline.VERIFY = True
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAMS = ROOT / "tests" / "programs"
@@ -18,7 +23,7 @@ UPDATE_GOLDEN = os.environ.get("SX_UPDATE_GOLDEN") == "1"
 
 def run_cli(*args, input=None, timeout=120):
     """Run ``python -m myia_sx ARGS`` in a subprocess; return CompletedProcess."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), MYIA_SX_VERIFY="1")
     return subprocess.run([sys.executable, "-m", "myia_sx", *map(str, args)],
                           capture_output=True, text=True, input=input, timeout=timeout,
                           env=env, cwd=ROOT)

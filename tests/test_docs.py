@@ -156,7 +156,7 @@ def load_forms(forms):
     env = api.new_env()
     final = api.compile_forms(tuple(forms), env)
     with pipeline.deep_recursion():
-        env.load(final)
+        library.load_module(env, final)
     return env
 
 
@@ -295,7 +295,7 @@ def test_sx_example(block):
 
 
 def expansion(source):
-    out = pipeline.compile_module(read(source, EXAMPLE_FILE), pipeline.Context(),
+    out = pipeline.compile_module(read(source, EXAMPLE_FILE), library.context(),
                                   "expand_macros")
     return "\n".join(pretty(f) for f in out)
 
@@ -438,7 +438,8 @@ def undocumented(names):
 
 
 def test_base_macros_are_documented():
-    names = sorted(library.base_env().macros)
+    # names that start with % are the compiler's (%defrule, for prelude/derivatives.sx)
+    names = sorted(n for n in library.base_env().macros if not n.startswith("%"))
     assert {"defn", "cond", "loop", "for-fold"} <= set(names)
     missing = undocumented(names)
     assert not missing, f"macros not documented in docs/language.md: {missing}"

@@ -46,7 +46,7 @@ def test_every_stage_prints_as_golden_and_runs(path):
     forms = read_file(path)
     want = expected_value(path)
     seen = []
-    for name, module in pipeline.stages(forms):
+    for name, module in pipeline.stages(forms, library.context()):
         if name == "read":
             continue
         seen.append(name)
@@ -61,7 +61,7 @@ def test_every_stage_prints_as_golden_and_runs(path):
         assert read(text) == module
         # and it runs, giving the hand-written expected value
         env = library.new_env()
-        env.load(module)
+        library.load_module(env, module)
         got = interp.run(env.globals["main"], ())
         assert same(got, want), f"{path.stem} after {name}: {got!r} != {want!r}"
     assert seen == list(STAGES)

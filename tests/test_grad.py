@@ -10,7 +10,7 @@ import pytest
 
 import myia_sx
 from myia_sx import SxGradError, SxTypeError
-from myia_sx.prims import PRIMS
+from myia_sx.prims import PRIMS, Prim
 
 from conftest import same
 
@@ -527,11 +527,17 @@ class TestErrors:
             load("(defn f [x] (len (str x)))\n(defn main [] ((grad f) 1.0))")
         assert str(info.value).startswith("<string>:1:18:")
 
-    def test_primitive_without_rule_in_a_closure_at_run_time(self):
-        m = load("(defn main [k] ((grad (fn [x] (len (str (* x k))))) 1.0))")
+    def test_primitive_without_rule_in_a_local_function_ahead_of_time(self):
+        # the lambda is known when the module compiles: it is transformed then
         with pytest.raises(SxGradError, match="primitive str has no derivative rule") as info:
-            m.main(2.0)
+            load("(defn main [k] ((grad (fn [x] (len (str (* x k))))) 1.0))")
         assert str(info.value).startswith("<string>:1:36:")   # the (str ...)
+
+    def test_primitive_without_rule_in_a_function_passed_in_at_run_time(self):
+        m = load("(defn d [f x] ((grad f) x))\n(defn g [x] (len (str (* x 2.0))))")
+        with pytest.raises(SxGradError, match="primitive str has no derivative rule") as info:
+            m.d(m.g, 1.0)
+        assert str(info.value).startswith("<string>:2:18:")   # the (str ...)
 
     def test_constant_arguments_need_no_rule(self):
         # (str 1.5) sees no sensitivity, so it needs no derivative rule
@@ -583,26 +589,51 @@ class TestErrors:
 
 # -- the rule table ---------------------------------------------------------------------------------
 
-# Primitives the J transform handles itself, and those nothing differentiates
-# (forms, symbols and strings exist at macro-expansion time).
-BY_THE_TRANSFORM = {"%grad", "%value-and-grad", "%vjp", "%jvp"}
+# Primitives the J transform handles itself (the makers), those with nothing
+# to differentiate (%buf-new takes no argument), and those nothing
+# differentiates (forms, symbols and strings exist at macro-expansion time).
+BY_THE_TRANSFORM = {"%grad", "%value-and-grad", "%vjp", "%jvp", "%buf-new"}
 NOT_DIFFERENTIABLE = {"list", "vector", "gensym", "unhygienic", "syntax-error", "str",
-                      "symbol", "name", "symbol?", "keyword?", "string?", "list?", "vector?",
-                      }
+                      "symbol", "name", "symbol?", "keyword?", "string?", "list?", "vector?"}
+
+
+def functions():
+    return {n: p for n, p in PRIMS.items() if type(p) is Prim}
 
 
 def rules():
+    """Primitive name -> its derivative rule (a closure of the base library)."""
     from myia_sx.library import base_env
 
-    return {n[2:]: v for n, v in base_env().globals.items() if n.startswith("d/")}
+    env = base_env()
+    return {n: env.globals[p.grad] for n, p in functions().items()
+            if p.grad is not None and p.grad in env.globals}
 
 
 def test_every_primitive_has_a_rule_or_is_accounted_for():
-    have = set(rules())
-    missing = sorted(set(PRIMS) - have - BY_THE_TRANSFORM - NOT_DIFFERENTIABLE)
-    assert not missing, f"primitives without a derivative rule: {missing}"
-    assert not (have & NOT_DIFFERENTIABLE)
-    assert have <= set(PRIMS), sorted(have - set(PRIMS))
+    from myia_sx.library import base_env
+
+    named = {n for n, p in functions().items() if p.grad is not None}
+    missing = sorted(named - set(rules()))
+    assert not missing, f"primitives whose rule is not defined: {missing}"
+    without = set(functions()) - named
+    assert without == BY_THE_TRANSFORM | NOT_DIFFERENTIABLE, sorted(without)
+    # and every rule the library defines belongs to a primitive's row
+    env = base_env().globals
+    defined = {n for n in env if n.startswith("%d/")
+               and not (n.endswith("%J") and n[:-2] in env)}   # J-transforms made of rules
+    assert defined == {PRIMS[n].grad for n in named}, sorted(defined ^ {PRIMS[n].grad
+                                                                        for n in named})
+
+
+def test_a_module_cannot_change_a_derivative():
+    # the rule of * is found through its row, not by name in the user's module
+    m = load("(defn d/* [x y out dout] [0.0 0.0]) (defn sq [x] (* x x))"
+             "(defn main [] ((grad sq) 3.0))")
+    same(m.main(), 6.0)
+    with pytest.raises(myia_sx.SxNameError, match="reserved for the compiler") as info:
+        load("(defn %d/* [x y out dout] [0.0 0.0])")
+    assert info.value.span.col == 7
 
 
 def test_every_primitive_used_in_a_rule_has_a_rule():
@@ -612,7 +643,7 @@ def test_every_primitive_used_in_a_rule_has_a_rule():
     env = base_env()
     have = set(rules())
     seen = set()
-    todo = [v for v in rules().values()]
+    todo = list(rules().values())
     used_prims = set()
     while todo:
         c = todo.pop()
@@ -623,14 +654,14 @@ def test_every_primitive_used_in_a_rule_has_a_rule():
         while stack:
             x = stack.pop()
             if type(x) is Symbol:
-                if x.name in PRIMS and x.name not in env.globals:
+                if type(PRIMS.get(x.name)) is Prim and x.name not in env.globals:
                     used_prims.add(x.name)
                 elif x.name in env.globals and hasattr(env.globals[x.name], "code"):
                     todo.append(env.globals[x.name])
             elif type(x) in (Form, Vec):
                 stack.extend(x.items)
     assert used_prims, "found no primitives in the rules"
-    missing = sorted(used_prims - have - {"quote"})
+    missing = sorted(used_prims - have - {"quote"} - BY_THE_TRANSFORM)
     assert not missing, f"primitives used in derivative rules without a rule: {missing}"
 
 
@@ -653,7 +684,7 @@ def op_counts(monkeypatch):
     from myia_sx import ad, library
 
     counts = collections.Counter()
-    for name, p in PRIMS.items():
+    for name, p in functions().items():
         def counted(*a, _impl=p.impl, _name=name, **k):
             counts[_name] += 1
             return _impl(*a, **k)
@@ -706,14 +737,14 @@ def test_docs_show_what_the_pass_prints():
     import re
 
     from conftest import ROOT
-    from myia_sx import pipeline
+    from myia_sx import library, pipeline
     from myia_sx.printer import pretty
 
     text = (ROOT / "docs" / "grad.md").read_text()
     pairs = re.findall(r"```sx\n(.*?)```\n\n(?:[^`]*?)```sx-differentiate\n(.*?)```", text, re.S)
     assert len(pairs) == 2
     for src, shown in pairs:
-        out = pipeline.compile_module(myia_sx.read(src), pipeline.Context(), "differentiate")
+        out = pipeline.compile_module(myia_sx.read(src), library.context(), "differentiate")
         assert "\n".join(pretty(f) for f in out) + "\n" == shown
         assert myia_sx.load_string(src).main() is not None
 

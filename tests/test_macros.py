@@ -25,10 +25,10 @@ def ev(expr, defs=""):
 
 def expand(src):
     """The program after expand_macros, as text (one line per form)."""
-    from myia_sx import pipeline
+    from myia_sx import library, pipeline
 
     forms = myia_sx.read(textwrap.dedent(src))
-    return [dumps(f) for f in pipeline.compile_module(forms, pipeline.Context(),
+    return [dumps(f) for f in pipeline.compile_module(forms, library.context(),
                                                       "expand_macros")]
 
 

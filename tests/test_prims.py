@@ -16,6 +16,7 @@ import myia_sx
 from myia_sx import (Form, Keyword, SxRuntimeError, SxShapeError, SxSyntaxError,
                      SxTypeError, Symbol, Vec)
 from myia_sx.prims import PRIMS
+from myia_sx.values import ZERO, Buffer
 
 INF = math.inf
 NAN = math.nan
@@ -683,60 +684,106 @@ def test_form_function_errors(expr, err, msg):
 # -- differentiation helpers (myia_sx/ad.py) ---------------------------------------------
 
 def test_sensitivity_arithmetic():
-    same(ev("(%sens+ None 2.0)"), 2.0)
-    same(ev("(%sens+ [1.0 None] [2.0 3.0])"), (3.0, 3.0))
-    same(ev("(%sens-get None 1)"), None)
+    same(ev("(%sens+ %zero 2.0)"), 2.0)
+    same(ev("(%sens+ [1.0 %zero] [2.0 3.0])"), (3.0, 3.0))
+    same(ev("(%sens-get %zero 1)"), ZERO)
     same(ev("(%sens-get [1.0 2.0] 1)"), 2.0)
-    same(ev("(%sens-at [5 6 7] 1 2.0)"), (None, 2.0, None))
-    same(ev("(%sens-out [1.0 2 True] None)"), (0.0, 0, False))
-    same(ev("(%sens-out [1.0 2.0] [None 3.0])"), (0.0, 3.0))
-    same(ev("(%zeros-like [1.5 [2 (array [1.0 2.0])]])"), (0.0, (0, np.zeros(2))))
+    same(ev("(%sens-at [5 6 7] 1 2.0)"), (ZERO, 2.0, ZERO))
+    same(ev("(%sens-at [5 6 7] 1 %zero)"), ZERO)
+    with pytest.raises(SxTypeError, match="cannot add sensitivities"):
+        ev("(%sens+ 1.0 \"s\")")
 
 
-def test_closure_sensitivities():
-    same(ev("(%env-get (%env-sens 'x 1.0 'y None) 'x)"), 1.0)
-    same(ev("(%env-get (%env-sens 'x 1.0) 'y)"), None)
-    same(ev("(%env-get (%sens+ (%env-sens 'x 1.0) (%env-sens 'x 2.0 'y 3.0)) 'x)"), 3.0)
+def test_gradients_have_the_arguments_types():
+    same(ev("(%sens-out [1.0 2 True] %zero)"), (0.0, 0, False))
+    same(ev("(%sens-out [1.0 2.0] [%zero 3.0])"), (0.0, 3.0))
+    # integers and booleans carry no sensitivity, whatever flowed
+    same(ev("(%sens-out (array [1 2]) (array [2.5 2.5]))"), np.zeros(2, dtype=np.int64))
+    same(ev("(%sens-out (f32 1.0) 2.0)"), np.float32(2.0))
+    same(ev("(%sens-out sin 1.0)"), None)
+
+
+def test_zeros_of_every_type():
+    same(ev("(%zeros-like [1.5 [2 (array [1.0 2.0])]])"), (0.0, (ZERO, np.zeros(2))))
+    same(ev("(%zeros-like (array [1 2]))"), ZERO)
+    same(ev("(%zeros-like (f32 2.0))"), np.float32(0.0))
+    same(ev("(%sens-fill [%zero [%zero 1.0]] [1.5 [(array [1.0]) 2.0]])"),
+         (0.0, (np.zeros(1), 1.0)))
+    same(ev("(%sens-fill %zero 3)"), ZERO)
+    same(ev("(%sens-fill 2.0 3.0)"), 2.0)
+    # the zero of a tuple or a record has zero parts
+    same(ev("(let [[a [b c]] %zero] [a b c (. %zero x)])"), (ZERO, ZERO, ZERO, ZERO))
 
 
 def test_record_sensitivities():
     src = """(defrecord P [a b])
              (defn main [] (let [s (%field-sens (P 1.0 2.0) 'b 5.0)]
-                             [(. s a) (. s b) (%sens-field s 'b) (%sens-field None 'a)]))"""
-    same(run(src), (None, 5.0, 5.0, None))
+                             [(. s a) (. s b) (%sens-field s 'b) (%sens-field %zero 'a)
+                              (%field-sens (P 1.0 2.0) 'a %zero)]))"""
+    same(run(src), (ZERO, 5.0, 5.0, ZERO, ZERO))
+    with pytest.raises(SxTypeError, match="expects a field of P"):
+        run("(defrecord P [a]) (defn main [] (%field-sens (P 1.0) 'z 1.0))")
 
 
 def test_broadcast_helpers():
     same(ev("(unbroadcast (ones [2 3]) (zeros [3]))"), np.full(3, 2.0))
     same(ev("(unbroadcast (ones [2 3]) (zeros [2 1]))"), np.full((2, 1), 3.0))
     same(ev("(unbroadcast (ones [2 3]) 1.0)"), 6.0)
+    same(ev("(unbroadcast (ones [2]) (zeros [2] :dtype :f32))"), np.ones(2, np.float32))
+    same(ev("(unbroadcast (ones [2]) (zeros [2] :dtype :i64))"), ZERO)
+    same(ev("(unbroadcast 1.0 3)"), ZERO)
+    same(ev("(unbroadcast [1.0 2.0] [1.5 2])"), (1.0, ZERO))
     same(ev("(unreduce 2.0 (zeros [2]) None False)"), np.full(2, 2.0))
     same(ev("(unreduce (array [1.0 2.0]) (zeros [2 2]) 1 False)"),
          np.array([[1.0, 1.0], [2.0, 2.0]]))
+    same(ev("(unreduce 2.0 (zeros [2] :dtype :i64) None False)"), ZERO)
     same(ev("(size (zeros [2 3]))"), 6)
     same(ev("(size 1.5)"), 1)
 
 
 def test_indexing_and_splitting_helpers():
     same(ev("(sens-index (zeros [2 2]) [1 0] 3.0)"), np.array([[0.0, 0.0], [3.0, 0.0]]))
+    same(ev("(sens-index (zeros [2 2]) [1 0] %zero)"), ZERO)
     same(ev("(get-at (array [[1.0 2.0] [3.0 4.0]]) [1 1])"), 4.0)
     same(ev("(to-tuple (array [[1.0 2.0] [3.0 4.0]]))"), ((1.0, 2.0), (3.0, 4.0)))
     a, b = ev("(split-like (array [1.0 2.0 3.0]) [(zeros [1]) (zeros [2])] 0)")
     same(a, np.array([1.0]))
     same(b, np.array([2.0, 3.0]))
+    same(ev("(split-like (array [1.0 2.0]) [(zeros [1]) (zeros [1] :dtype :i64)] 0)"),
+         (np.array([1.0]), ZERO))
     same(ev("(split-like [1 2 3] [[0] [0 0]] 0)"), ((1,), (2, 3)))
-    same(ev("(join-like [None (array [5.0])] [(zeros [2]) (zeros [1])] 0)"),
+    same(ev("(join-like [%zero (array [5.0])] [(zeros [2]) (zeros [1])] 0)"),
          np.array([0.0, 0.0, 5.0]))
 
 
 def test_sens_cut():
-    same(ev("(sens-cut [1 2 3] 1 None [5.0 6.0])"), (None, 5.0, 6.0))
+    same(ev("(sens-cut [1 2 3] 1 None [5.0 6.0])"), (ZERO, 5.0, 6.0))
     same(ev("(sens-cut (zeros [3]) 0 1 (array [4.0]))"), np.array([4.0, 0.0, 0.0]))
-    same(ev("(sens-cut [1 2] 0 1 None)"), None)
+    same(ev("(sens-cut [1 2] 0 1 %zero)"), ZERO)
+
+
+def test_buffers():
+    src = """(defn main []
+               (let [b (%buf-new) b1 (%buf-push b 1.0) b2 (%buf-push b1 2.0)
+                     b3 (%buf-push b1 3.0)       ; pushing onto b1 again: b2 is unchanged
+                     [r x] (%buf-pop b2) [r3 y] (%buf-pop b3)]
+                 [(%buf-len b) (%buf-len b2) x y (%buf-len r) (get (%buf-pop r) 1)]))"""
+    same(run(src), (0, 2, 2.0, 3.0, 1, 1.0))
+    with pytest.raises(SxRuntimeError, match="%buf-pop of an empty buffer"):
+        ev("(%buf-pop (%buf-new))")
+    with pytest.raises(SxTypeError, match="%buf-push expects a buffer"):
+        ev("(%buf-push 1.0 2.0)")
+    total = ev("(let [b (%buf-push (%buf-push (%buf-new) 1.0) 2.0)] (%sens+ b b))")
+    assert type(total) is Buffer and total.elements() == [2.0, 4.0]
+    # the zero of a buffer of backpropagators: %zero elements
+    zeros = ev("(let [z (%zeros-like (%buf-push (%buf-new) sin))] [z (%buf-push z 2.0)])")
+    assert zeros[0].elements() == [ZERO] and zeros[1].elements() == [ZERO, 2.0]
+    rest, last = ev("(%buf-pop (%zeros-like (%buf-push (%buf-new) sin)))")
+    assert last is ZERO and len(rest) == 0
 
 
 def test_structure_checks():
-    same(ev("(%check-like [1.0 (zeros [2])] [None (ones [2])] \"x\")"), (None, np.ones(2)))
+    same(ev("(%check-like [1.0 (zeros [2])] [%zero (ones [2])] \"x\")"), (ZERO, np.ones(2)))
     with pytest.raises(myia_sx.SxGradError, match="x must have the structure of tuple of 2"):
         ev("(%check-like [1.0 2.0] [1.0] \"x\")")
     same(ev("(%check-tuple [1 2] 2 \"p\")"), (1, 2))
@@ -751,13 +798,15 @@ def test_param_index():
 
 
 def test_zero_sensitivity():
-    same(ev("[(%zero? None) (%zero? 0.0)]"), (True, False))
+    same(ev("[(%zero? %zero) (%zero? 0.0) (%zero? None)]"), (True, False, False))
 
 
 def test_grad_seed():
-    same(ev("(%grad-seed 3.0)"), 1.0)
+    same(ev("(%grad-seed 3.0 None)"), 1.0)
+    same(ev("(%grad-seed (f32 3.0) None)"), np.float32(1.0))
+    same(ev("(%grad-seed 3 None)"), ZERO)   # an integer output has no sensitivity
     with pytest.raises(myia_sx.SxGradError, match="output is a scalar"):
-        ev("(%grad-seed [1.0])")
+        ev("(%grad-seed [1.0] None)")
 
 
 def test_j_and_makers():

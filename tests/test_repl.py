@@ -17,6 +17,7 @@ from prompt_toolkit.history import FileHistory, InMemoryHistory
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
+from myia_sx import library
 from myia_sx import repl as repl_mod
 from myia_sx.errors import SxInternalError
 from myia_sx.pipeline import PASS_NAMES
@@ -151,13 +152,12 @@ def test_show_traceback_adds_the_traceback(monkeypatch):
 
 def test_interrupt_during_evaluation_keeps_session(r, monkeypatch):
     r.handle("(def a 1)")
-    env = r.session.env
-    real_load = env.load
+    real_load = library.load_module
 
-    def load_then_interrupt(forms):
-        real_load(forms)
+    def load_then_interrupt(env, forms):
+        real_load(env, forms)
         raise KeyboardInterrupt
-    monkeypatch.setattr(env, "load", load_then_interrupt)
+    monkeypatch.setattr(library, "load_module", load_then_interrupt)
     assert r.handle("(def a 2)").err == "interrupted"
     monkeypatch.undo()
     assert r.handle("a").out == "1"

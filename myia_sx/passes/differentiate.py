@@ -1,31 +1,46 @@
 """differentiate: Lanf -> Lanf.
 
 Reverse mode by source transformation, after Pearlmutter and Siskind's
-"Lambda the Ultimate Backpropagator" and Myia's J transform.  ``(grad f)``,
-``value-and-grad``, ``vjp`` and ``jvp`` are macros (macros/core.sx) that
-expand to a *maker* primitive applied to ``(%J f)``; ``%J`` is the operator of
-:mod:`myia_sx.ad`.  This module holds the transformation itself,
-:func:`j_fn`, which ``%J`` applies to a closure's code, and the pass, which
-applies it ahead of time to every top-level function whose J-transform the
-module asks for with ``(%J name)``: it adds ``(def name%J (fn ...))`` and uses
-it, and replaces a maker applied to it (arity known, constant ``:wrt``) by the
-function the maker would build, so the printed program shows the
-backpropagators and no ``grad`` is left.
+"Lambda the Ultimate Backpropagator" and Myia's J transform.  ``(grad f)``
+and its friends are macros (macros/core.sx) over ``(%J f)`` and a *maker*
+(``%grad`` ...).  This pass does, ahead of time, every J-transform whose
+function is known:
 
-The J-transform of ``(fn [p ...] body)`` is ``(fn [p ...] body')`` where
-``body'`` computes what ``body`` computes, but each call ``(f a ...)`` becomes
-a call of the J-function of ``f``, giving ``[value bp]``, and the result is
-``[value (fn [dout] ...)]``: the backpropagator runs the bindings backwards,
-adding up each variable's sensitivity, and returns ``[d-env d-p ...]``, where
-``d-env`` (``env-sens``) holds the sensitivities of the variables the function
-captured, by name, so they flow back to where those variables were bound.
-No tape: an ``if`` branch computes its own value and backpropagator; loops
-(tail recursion), recursion and closures are all calls of closures.  Primitive calls are
-inlined: the value is computed as before and the backpropagator calls the
-primitive's derivative rule ``d/NAME`` (prelude/derivatives.sx).
+  - ``(%J f)`` of a top-level function, record type or primitive becomes the
+    global ``f%J`` (this pass defines it for the module's own functions and
+    records; the environment makes it on demand for those of libraries,
+    :mod:`myia_sx.ad`); of a local ``fn`` or ``letrec`` function, the
+    J-transformed code itself, closed over the J-values of what it captures;
+  - a maker applied to a J-function whose parameters are known, with a
+    constant ``:wrt``, becomes the gradient function it would build;
+  - ``(%J x)`` stays only where ``x`` arrives from outside (a parameter, the
+    result of a call): the specializer resolves those once types are known.
 
-Invariants: input and output are Lanf with unique binders; the output of
-:func:`j_fn` is again Lanf, so it can be transformed again (higher order).
+The J-transform of ``(fn [p ...] body)`` (:func:`j_fn`) computes what ``fn``
+computes and returns ``[value bp]``; ``(bp dout)`` returns ``[d-env d-p ...]``:
+the sensitivities of the parameters, after ``d-env``, the tuple of the
+sensitivities of the variables the function captured, in the sorted order of
+their names (no names in data).  Primitive calls keep their value and call
+the primitive's derivative rule (its row's ``grad``, a ``%d/NAME`` function
+of prelude/derivatives.sx) backwards; calls of other functions call their
+J-transforms and keep their backpropagators.
+
+Static by construction:
+  - the zero sensitivity is ``%zero`` (its own type); a step whose input
+    sensitivity may be zero is guarded by ``(%zero? s)``, a constant once
+    types are known; every backpropagator returns, for each input, a
+    sensitivity of that input's type (``%sens-fill``/``%zeros-like`` fill
+    the gaps), so the branches of an ``if`` agree;
+  - the J-transform of a self tail-recursive ``letrec`` function (every loop
+    macro expands to one) is a forward loop that pushes each iteration's
+    backpropagator onto a buffer, and a backward loop that pops them: both
+    tail calls, so loops of any length run in constant stack, to any order;
+  - other ``letrec`` groups are transformed together: the sensitivity of a
+    group function is the tuple over the variables the group captures.
+
+Invariants: input and output are Lanf with unique binders (every binder the
+transform writes is fresh); the output of :func:`j_fn` is again Lanf, so it
+is transformed again for higher orders.
 """
 
 from __future__ import annotations
@@ -33,6 +48,8 @@ from __future__ import annotations
 from .. import core
 from ..errors import SxGradError
 from ..forms import Form, Keyword, Symbol, Vec, head_name
+from ..prims import PRIMS, Prim, PrimConst
+from ..values import Buffer, Closure, Record, RecordType, type_name
 from .names import NameSupply
 from .normalize_anf import _Normalizer, is_atom
 
@@ -41,66 +58,69 @@ from .normalize_anf import _Normalizer, is_atom
 MAKERS = {"%grad": "grad", "%value-and-grad": "value-and-grad", "%vjp": "vjp",
           "%jvp": "jvp"}
 
-
-def S(name):
-    return Symbol(name)
+ZERO = Symbol("%zero")
 
 
-def L(*items):
-    return Form(items)
+def S(name, span=None):
+    return Symbol(name, span)
 
 
-def quoted(name):
-    return L(S("quote"), S(name))
+def L(*items, span=None):
+    return Form(items, span)
 
 
-# -- helpers over Lcore --------------------------------------------------------------
-
-def normal_fn(fn):
-    """``fn`` in Lanf (a no-op on Lanf input)."""
-    return _Normalizer(NameSupply((fn,))).body(fn)
+def quoted(x):
+    return L(S("quote"), x)
 
 
-def free_variables(x, is_global, bound=frozenset()):
-    """The names ``x`` uses that it does not bind and that are not global."""
-    out = set()
-    stack = [(x, bound)]
-    while stack:
-        y, b = stack.pop()
-        t = type(y)
-        if t is Symbol:
-            if y.name not in b and not is_global(y.name) and y.name not in core.SPECIAL_FORMS:
-                out.add(y.name)
-            continue
-        if t is Vec:
-            stack.extend((i, b) for i in y.items)
-            continue
-        if t is not Form or not y.items:
-            continue
-        h = head_name(y)
-        if h == "quote":
-            continue
-        if h == "fn":
-            params, body = y.items[1].items, y.items[2]
-            stack.append((body, b | {s.name for p in params for s in core.pattern_symbols(p)}))
-        elif h == "let":
-            bb = b
-            items = y.items[1].items
-            for i in range(0, len(items), 2):
-                stack.append((items[i + 1], bb))
-                bb = bb | {s.name for s in core.pattern_symbols(items[i])}
-            stack.append((y.items[2], bb))
-        elif h == "letrec":
-            items = y.items[1].items
-            bb = b | {items[i].name for i in range(0, len(items), 2)}
-            stack.extend((items[i + 1], bb) for i in range(0, len(items), 2))
-            stack.append((y.items[2], bb))
-        elif h == ".":
-            stack.append((y.items[1], b))
-        else:
-            stack.extend((i, b) for i in y.items if type(i) is not Keyword)
-    return out
+def j_name(name):
+    """The name of the J-transform of global ``name``."""
+    return name + "%J"
 
+
+# -- what the transform knows about global names -------------------------------------------
+
+class Global:
+    """A global name, as the transform sees it.  ``kind``: ``prim`` (a
+    primitive: ``prim`` is its row), ``fn`` (a function; ``params`` its
+    parameter names if known), ``record`` (a record type; ``params`` its
+    fields), ``data`` (surely not a function: used as its own J-value) or
+    ``value`` (anything: its J-value is ``(%J g)``, made at run time)."""
+
+    __slots__ = ("kind", "params", "prim")
+
+    def __init__(self, kind, params=None, prim=None):
+        self.kind = kind
+        self.params = params
+        self.prim = prim
+
+
+class World:
+    """The global names a transform runs against.  ``lookup(name)`` gives a
+    :class:`Global` or None (not a global); ``need(jname)`` is called for each
+    global J-transform the output refers to, so that it exists."""
+
+    def lookup(self, name):
+        raise NotImplementedError
+
+    def need(self, jname):
+        raise NotImplementedError
+
+    def prim_global(self, name):
+        row = PRIMS.get(name)
+        if type(row) is Prim:
+            return Global("prim", prim=row)
+        if type(row) is PrimConst:
+            return Global("data")
+        return None
+
+
+def user_params(params):
+    """The names callers use for ``params`` (keyword arguments)."""
+    return tuple(core.user_name(p.name) if type(p) is Symbol else None for p in params)
+
+
+# -- helpers over Lanf --------------------------------------------------------------------
 
 def _flatten(body):
     """A Lanf body as ``(steps, tail)``: steps ``("let", p, c)`` / ``("letrec", pairs)``."""
@@ -119,39 +139,19 @@ def _flatten(body):
             return steps, body
 
 
-def _wrap(steps, tail):
+def wrap_steps(steps, tail):
+    """The body that runs ``steps`` then ``tail`` (consecutive lets merged)."""
     out = tail
+    run = []
     for st in reversed(steps):
         if st[0] == "letrec":
+            if run:
+                out = L(S("let"), Vec(run), out)
+                run = []
             out = L(S("letrec"), Vec([v for pair in st[1] for v in pair]), out)
         else:
-            out = L(S("let"), Vec([st[1], st[2]]), out)
-    return _merge_lets(out)
-
-
-def _merge_lets(x):
-    """Merge directly nested single lets into one (readability)."""
-    if head_name(x) != "let":
-        return x
-    binds = list(x.items[1].items)
-    body = x.items[2]
-    while head_name(body) == "let":
-        binds.extend(body.items[1].items)
-        body = body.items[2]
-    return L(S("let"), Vec(binds), body)
-
-
-def _live(bindings, result):
-    """The (name, value) bindings ``result`` needs: dead ones dropped (the
-    language is pure, so an unused sensitivity need not be computed)."""
-    pairs = [(bindings[i], bindings[i + 1]) for i in range(0, len(bindings), 2)]
-    used = _symbols(result)
-    kept = []
-    for name, value in reversed(pairs):
-        if _symbols(name) & used:
-            kept.append((name, value))
-            used |= _symbols(value)
-    return [v for pair in reversed(kept) for v in pair]
+            run[:0] = [st[1], st[2]]
+    return L(S("let"), Vec(run), out) if run else out
 
 
 def _symbols(x):
@@ -166,539 +166,1052 @@ def _symbols(x):
     return out
 
 
-# -- the J transform --------------------------------------------------------------------
+def _live(steps, result):
+    """The steps ``result`` needs (the language is pure: an unused
+    sensitivity need not be computed)."""
+    used = _symbols(result)
+    kept = []
+    for st in reversed(steps):
+        if _symbols(st[1]) & used:
+            kept.append(st)
+            used |= _symbols(st[2])
+    kept.reverse()
+    return kept
 
-def j_fn(fn, is_global, prim_of=None, supply=None, group=(), group_free=frozenset()):
-    """The J-transform of the Lanf ``(fn [p ...] body)``.
 
-    ``is_global(name)`` tells top-level names (and primitives) from local
-    ones; ``prim_of(name)`` gives the primitive a global name denotes, if any.
-    ``group``: the names of the letrec group ``fn`` belongs to, whose
-    sensitivities are flattened into those of ``group_free``, the variables
-    the group captures.
-    """
-    if prim_of is None:
-        from ..prims import PRIMS
+def _is_self_tail_loop(name, fn):
+    """True if letrec function ``name`` (``fn``) calls itself only in tail
+    position of its own body, with positional arguments."""
+    def ok(x):
+        steps, tail = _flatten(x)
+        for st in steps:
+            if st[0] == "letrec":
+                if any(name in _symbols(f) for _, f in st[1]):
+                    return False
+            elif name in _symbols(st[2]):
+                return False
+        if head_name(tail) == "if":
+            return name not in _symbols(tail.items[1]) and ok(tail.items[2]) and \
+                ok(tail.items[3])
+        if type(tail) is Form and tail.items and tail.items[0] == S(name):
+            return name not in _symbols(Vec(tail.items[1:])) and \
+                len(tail.items) - 1 == len(fn.items[1].items) and \
+                not any(type(a) is Keyword for a in tail.items)
+        return name not in _symbols(tail)
+    return ok(fn.items[2])
 
-        def prim_of(name):
-            return PRIMS.get(name)
-    supply = supply or NameSupply((fn,))
-    params, body = core.fn_parts(fn)
-    jb = _JBody(supply, is_global, prim_of)
-    new_body = jb.body(body, params, free_variables(fn, is_global), set(group), group_free)
-    return Form((S("fn"), Vec(params), new_body), fn.span)
 
+def _used_as_value(name, nparams, x):
+    """True if ``x`` uses ``name`` other than as the head of a call with
+    ``nparams`` positional arguments."""
+    stack = [x]
+    while stack:
+        y = stack.pop()
+        if type(y) is Symbol and y.name == name:
+            return True
+        if type(y) is Form and y.items and y.items[0] == S(name) and \
+                len(y.items) - 1 == nparams and not any(type(a) is Keyword for a in y.items):
+            stack.extend(y.items[1:])
+        elif type(y) in (Form, Vec) and head_name(y) != "quote":
+            stack.extend(y.items)
+    return False
+
+
+# -- the backward pass being built --------------------------------------------------------------
 
 class _Back:
-    """The backpropagator being built: bindings, and each variable's sensitivity."""
+    """The bindings of a backpropagator, and each variable's sensitivity so far."""
 
-    def __init__(self, supply, is_local):
-        self.supply = supply
-        self.is_local = is_local
+    def __init__(self, t):
+        self.t = t
         self.sens = {}
-        self.bindings = []
+        self.steps = []
 
-    def bind(self, base, c):
-        name = S(self.supply.fresh(base))
-        self.bindings.extend((name, c))
+    def bind(self, base, c, span=None):
+        name = self.t.fresh(base, span)
+        self.steps.append(("let", name, c))
         return name
 
-    def guarded(self, bases, s, c):
-        """Bind names for the tuple of sensitivities ``c`` gives for output
-        sensitivity ``s`` (one per base name), or Nones when ``s`` is None at
-        run time; returns the names."""
-        z = self.bind("z", L(S("%zero?"), s))
-        names = [S(self.supply.fresh(b)) for b in bases]
-        self.bindings.extend((Vec(names), L(S("if"), z, Vec([None] * len(names)), c)))
+    def destructure(self, s, bases):
+        """Names for the parts of tuple sensitivity ``s`` (%zero has zero parts)."""
+        names = [self.t.fresh(b) for b in bases]
+        self.steps.append(("let", Vec(names), s))
         return names
 
-    def add(self, x, s):
-        """Add sensitivity (an atom) ``s`` to variable ``x`` (if ``x`` is a local symbol)."""
-        if s is None or type(x) is not Symbol or not self.is_local(x.name):
-            return
-        cur = self.sens.get(x.name)
-        self.sens[x.name] = s if cur is None else self.bind(
-            "d" + x.name.split("%")[0], L(S("%sens+"), cur, s))
+    def guarded(self, s, call, bases):
+        """The parts of ``call``'s result, or %zero parts when ``s`` is %zero."""
+        z = self.bind("z", L(S("%zero?"), s))
+        return self.destructure(L(S("if"), z, ZERO, call), bases)
 
-    def add_each(self, xs, ss):
-        """Add each sensitivity of ``ss`` to the corresponding ``xs``."""
-        for x, s in zip(xs, ss):
-            self.add(x, s)
+    def add(self, x, s):
+        """Add sensitivity ``s`` (an atom or None) to J-variable ``x``."""
+        if s is None or type(x) is not Symbol:
+            return
+        name = x.name
+        t = self.t
+        if name in t.flat:
+            # a function of a letrec group: its sensitivity is the tuple over
+            # the variables the group captures, added to theirs right away
+            group = t.flat[name]
+            for v, d in zip(group, self.destructure(s, ["d" + v.name for v in group])):
+                self.add(v, d)
+            return
+        if not t.sensvar(name):
+            return
+        cur = self.sens.get(name)
+        self.sens[name] = s if cur is None else self.bind(
+            "d" + name, L(S("%sens+"), cur, s))
 
     def of(self, p):
-        """The sensitivity (an atom, or None) of pattern ``p``."""
+        """The sensitivity (an atom, or None) of J-pattern ``p``."""
         if type(p) is Symbol:
             return self.sens.get(p.name)
         parts = [self.of(q) for q in p.items]
         if all(s is None for s in parts):
             return None
-        return self.bind("dt", Vec(parts))
+        return self.bind("dt", Vec([ZERO if s is None else s for s in parts]))
+
+    def filled(self, p):
+        """The sensitivity of J-pattern ``p``, with its gaps filled by zeros."""
+        if type(p) is Vec:
+            return self.bind("dt", Vec([self.filled(q) for q in p.items]))
+        if not self.t.sensvar(p.name):
+            return ZERO
+        s = self.sens.get(p.name)
+        if s is None:
+            return self.bind("d" + p.name, L(S("%zeros-like"), p))
+        return self.bind("d" + p.name, L(S("%sens-fill"), s, p))
+
+    def sparse(self, v):
+        s = self.sens.get(v.name)
+        return ZERO if s is None else s
 
 
-class _JBody:
-    def __init__(self, supply, is_global, prim_of):
+# -- the J transform --------------------------------------------------------------------------
+
+class _Loop:
+    """A self tail-recursive letrec function being transformed: its forward
+    and backward loops, the sensitivity-carrying variables it captures, its
+    parameters; ``buf``, inside the forward loop, is its buffer parameter."""
+
+    def __init__(self, name, forward, backward, captured, params, buf=None):
+        self.name = name
+        self.forward = forward
+        self.backward = backward
+        self.captured = captured
+        self.params = params
+        self.buf = buf
+
+
+class _Transform:
+    """One J-transform (of a function and everything nested in it)."""
+
+    def __init__(self, world, supply, subst=None):
+        self.world = world
         self.supply = supply
-        self.is_global = is_global
-        self.prim_of = prim_of
-        self.constants = set()   # locals holding J-values of globals: no sensitivity
+        self.rn = dict(subst or {})   # original local -> J atom
+        self.nosens = set()           # J names whose values carry no sensitivity
+        self.flat = {}                # J name of a letrec group function -> group's captures
+        self.loops = {}               # original name of a loop function -> _Loop
+        self.params = {}              # J name -> parameter names of the function it holds
 
-    def fresh(self, base):
-        return S(self.supply.fresh(base))
+    def fresh(self, base, span=None):
+        return S(self.supply.fresh(base.lstrip("%") or "t"), span)
 
-    def local(self, name):
-        return not self.is_global(name) and name not in core.SPECIAL_FORMS
+    def sensvar(self, name):
+        return name not in self.nosens and name not in self.flat
 
-    def sens_var(self, name):
-        """True for a variable that gets a sensitivity."""
-        return self.local(name) and name not in self.constants
+    # -- names
+    def binder(self, p):
+        """A fresh J-pattern for original pattern ``p`` (recorded in ``rn``)."""
+        if type(p) is Vec:
+            return Vec([self.binder(q) for q in p.items], p.span)
+        new = self.fresh(p.name, p.span)
+        self.rn[p.name] = new
+        return new
 
-    def is_local_sym(self, x):
-        return type(x) is Symbol and self.local(x.name)
+    def is_global(self, name):
+        return name not in self.rn and name not in self.loops and \
+            self.world.lookup(name) is not None
 
-    def body(self, body, params, free, group, group_free):
-        steps, tail = _flatten(body)
-        fwd, backs = [], []
-        for st in steps:
-            self.step(st, fwd, backs)
-        if is_atom(tail):
-            r = tail
-            if type(r) is Symbol and not self.local(r.name):
-                r = self.fresh("g")
-                fwd.append(("let", r, L(S("%J"), tail)))
+    def refs(self, name):
+        """The J-variables the J-code uses for original free variable ``name``."""
+        loop = self.loops.get(name)
+        if loop is not None:
+            return [loop.forward, loop.backward] + loop.captured + \
+                ([self.rn[name]] if name in self.rn else [])
+        j = self.rn.get(name, S(name))
+        return [j] + self.flat.get(j.name, [])
+
+    def captured(self, x, exclude=()):
+        """The sensitivity-carrying J-variables expression ``x`` captures (but
+        for the original names ``exclude``), sorted."""
+        out = {}
+        for v in core.free_variables(x, self.is_global):
+            if v in exclude:
+                continue
+            for j in self.refs(v):
+                if type(j) is Symbol and self.sensvar(j.name):
+                    out[j.name] = j
+        return [out[k] for k in sorted(out)]
+
+    def global_value(self, name, fwd, span=None):
+        """An atom for the J-value of global ``name`` (binding it if needed)."""
+        g = self.world.lookup(name)
+        if g.kind in ("fn", "record", "prim"):
+            jn = j_name(name)
+            self.world.need(jn)
+            self.params.setdefault(jn, g.params)
+            self.nosens.add(jn)
+            return S(jn, span)
+        if g.kind == "data":
+            return S(name, span)
+        j = self.fresh("j" + name, span)
+        fwd.append(("let", j, L(S("%J"), S(name, span), span=span)))
+        self.nosens.add(j.name)
+        return j
+
+    def atom(self, a, fwd):
+        """J-code atom for original atom ``a``."""
+        if type(a) is not Symbol:
+            return a
+        if a.name in self.rn:
+            return self.rn[a.name]
+        if self.world.lookup(a.name) is not None:
+            return self.global_value(a.name, fwd, a.span)
+        return a   # a free variable of the function being transformed at run time
+
+    # -- functions
+    def function(self, fn, mode=None):
+        """``(fn [p ...] body)`` transformed; ``mode`` is None, ``("group",
+        captures)`` or ``("loop", _Loop)``.  Returns (form, env) where env is
+        the list of J-variables whose sensitivities the backpropagator returns
+        first (the closure's, in sorted order)."""
+        params, body = core.fn_parts(fn)
+        if mode is None:
+            env = self.captured(fn)
+        elif mode[0] == "group":
+            env = mode[1]
         else:
-            r = self.fresh("r")
-            self.step(("let", r, tail), fwd, backs)
-        dout = self.fresh("dout")
-        B = _Back(self.supply, self.sens_var)
-        if type(r) is Symbol and self.local(r.name):
-            B.sens[r.name] = dout
+            env = mode[1].captured
+        jparams = [self.binder(p) for p in params]
+        frame = _Frame(jparams, env, mode)
+        if mode is not None and mode[0] == "loop":
+            loop = mode[1]
+            buf = self.fresh("buf")
+            self.nosens.add(buf.name)
+            frame.loop = _Loop(loop.name, loop.forward, loop.backward, loop.captured,
+                               loop.params, buf)
+            jparams = jparams + [buf]
+        new_body = self.body(body, frame, [])
+        return Form((S("fn"), Vec(jparams, fn.items[1].span), new_body), fn.span), env
+
+    def body(self, body, frame, backs):
+        steps, tail = _flatten(body)
+        fwd = []
+        backs = list(backs)
+        for i, st in enumerate(steps):
+            if st[0] == "letrec":
+                self.letrec(st[1], wrap_steps(steps[i + 1:], tail), fwd)
+            else:
+                self.step(st[1], st[2], fwd, backs)
+        return wrap_steps(fwd, self.tail(tail, frame, fwd, backs))
+
+    def tail(self, t, frame, fwd, backs):
+        if head_name(t) == "if":
+            c = self.atom(t.items[1], fwd)
+            return Form((t.items[0], c, self.body(t.items[2], frame, backs),
+                         self.body(t.items[3], frame, backs)), t.span)
+        loop = frame.loop
+        if loop is not None and type(t) is Form and t.items and t.items[0] == S(loop.name):
+            args = [self.atom(a, fwd) for a in t.items[1:]]
+            bp = self.fresh("bp")
+            fwd.append(("let", bp, self.backprop(backs, frame, next_args=args)))
+            buf = self.fresh("buf")
+            fwd.append(("let", buf, L(S("%buf-push"), loop.buf, bp)))
+            self.nosens |= {bp.name, buf.name}
+            return Form([loop.forward, *args, buf], t.span)
+        if is_atom(t):
+            r = self.atom(t, fwd)
+        else:
+            orig = S(self.supply.fresh("r"), getattr(t, "span", None))
+            self.step(orig, t, fwd, backs)
+            r = self.rn[orig.name]
+        bp = self.fresh("bp")
+        fwd.append(("let", bp, self.backprop(backs, frame, result=r)))
+        if loop is not None:
+            return Vec([r, bp, loop.buf])
+        return Vec([r, bp])
+
+    def backprop(self, backs, frame, result=None, next_args=None):
+        """The backpropagator of a path through a body: ``backs`` run backwards
+        from the sensitivity of ``result`` (or of the next iteration's
+        arguments ``next_args``, in a loop)."""
+        B = _Back(self)
+        if next_args is not None:
+            din = self.fresh("dnext")
+            parts = B.destructure(din, ["d"] * len(next_args))
+            for a, d in zip(next_args, parts):
+                B.add(a, d)
+        else:
+            din = self.fresh("dout")
+            B.add(result, din)
         for back in reversed(backs):
             back(B)
-        for g in sorted(group & free):
-            dg = B.sens.get(g)
-            for v in sorted(group_free):
-                if dg is not None:
-                    B.add(S(v), B.bind("d" + v.split("%")[0], L(S("%env-get"), dg, quoted(v))))
-        keys = sorted((free - group) | (group_free if group & free else set()))
-        env = [S("%env-sens")]
-        for v in keys:
-            s = B.sens.get(v)
-            if s is not None:
-                env.extend((quoted(v), s))
-        result = Vec([Form(env)] + [B.of(p) for p in params])
-        bindings = _live(B.bindings, result)
-        bp = L(S("fn"), Vec([dout]), L(S("let"), Vec(bindings), result)
-               if bindings else result)
-        return _wrap(fwd, Vec([r, bp]))
+        if frame.mode is not None and frame.mode[0] == "loop":
+            # the captured variables' sensitivities are summed over iterations
+            # (sparse is fine); the parameters' become the next state, filled
+            denv = B.bind("denv", Vec([B.sparse(v) for v in frame.env]))
+            dps = B.bind("dps", Vec([B.filled(p) for p in frame.params]))
+            result_form = Vec([denv, dps])
+        elif frame.mode is not None and frame.mode[0] == "branch":
+            result_form = Vec([B.filled(v) for v in frame.env])
+        else:
+            denv = B.bind("denv", Vec([B.filled(v) for v in frame.env]))
+            result_form = Vec([denv] + [B.filled(p) for p in frame.params])
+        steps = _live(B.steps, result_form)
+        return L(S("fn"), Vec([din]), wrap_steps(steps, result_form))
 
-    # -- one binding, forwards (fwd) and the code that runs it backwards (backs)
-    def step(self, st, fwd, backs):
-        if st[0] == "letrec":
-            self.letrec(st[1], fwd, backs)
-            return
-        _, p, c = st
-        c = self.j_globals(c, fwd)
+    # -- one binding
+    def step(self, p, c, fwd, backs):
         if is_atom(c):
-            if type(c) is Symbol and not self.local(c.name):
-                fwd.append(("let", p, L(S("%J"), c)))
-            else:
-                fwd.append(("let", p, c))
-                if self.is_local_sym(c):
-                    backs.append(lambda B: B.add(c, B.of(p)))
+            self.alias(p, c, fwd, backs)
             return
         if type(c) is Vec:
-            fwd.append(("let", p, c))
+            items = [self.atom(a, fwd) for a in c.items]
+            jp = self.binder(p)
+            fwd.append(("let", jp, Vec(items, c.span)))
 
             def back_tuple(B):
-                s = B.of(p)
+                s = B.of(jp)
                 if s is not None:
-                    for i, a in enumerate(c.items):
-                        if self.is_local_sym(a):
-                            B.add(a, B.bind("d", L(S("%sens-get"), s, i)))
+                    for a, d in zip(items, B.destructure(s, ["d"] * len(items))):
+                        B.add(a, d)
             backs.append(back_tuple)
             return
         h = head_name(c)
         if h == "fn":
-            self.closure(p, c, fwd, backs)
+            jfn, env = self.function(c)
+            jp = self.binder(p)
+            fwd.append(("let", jp, jfn))
+            if type(jp) is Symbol:
+                self.params[jp.name] = user_params(c.items[1].items)
+
+            def back_closure(B):
+                s = B.of(jp)
+                if s is not None:
+                    for v, d in zip(env, B.destructure(s, ["d" + v.name for v in env])):
+                        B.add(v, d)
+            backs.append(back_closure)
         elif h == "if":
             self.branch(p, c, fwd, backs)
         elif h == ".":
-            self.field(p, c, fwd, backs)
+            a = self.atom(c.items[1], fwd)
+            jp = self.binder(p)
+            fwd.append(("let", jp, Form((c.items[0], a, c.items[2]), c.span)))
+
+            def back_field(B):
+                s = B.of(jp)
+                if s is not None and type(a) is Symbol:
+                    B.add(a, B.bind("d", L(S("%field-sens"), a, quoted(c.items[2]), s,
+                                           span=c.span)))
+            backs.append(back_field)
         else:
             self.call(p, c, fwd, backs)
 
-    def j_globals(self, c, fwd):
-        """``c`` with each global name it passes as a value (an argument, a
-        tuple element, a field access's record) replaced by a local bound to
-        its J-value: in J-land every value is a J-value."""
-        if type(c) is Vec:
-            return Vec([self.j_global(a, fwd) for a in c.items], c.span)
-        if type(c) is not Form or is_atom(c):
-            return c
-        h = head_name(c)
-        if h in ("fn", "if"):
-            if h == "if":
-                return Form((c.items[0], self.j_global(c.items[1], fwd)) + c.items[2:], c.span)
-            return c
-        if h == ".":
-            return Form((c.items[0], self.j_global(c.items[1], fwd)) + c.items[2:], c.span)
-        items = [c.items[0]]
-        for a in c.items[1:]:
-            items.append(a if type(a) is Keyword else self.j_global(a, fwd))
-        return Form(items, c.span)
-
-    def j_global(self, a, fwd):
-        if type(a) is not Symbol or self.local(a.name):
-            return a
-        g = self.fresh("j" + a.name.split("%")[0])
-        fwd.append(("let", g, L(S("%J"), a)))
-        self.constants.add(g.name)
-        return g
-
-    def closure(self, p, c, fwd, backs):
-        fwd.append(("let", p, j_fn(c, self.is_global, self.prim_of, self.supply)))
-        free = sorted(free_variables(c, self.is_global))
-
-        def back(B):
-            s = B.of(p)
-            if s is not None:
-                for v in free:
-                    B.add(S(v), B.bind("d" + v.split("%")[0], L(S("%env-get"), s, quoted(v))))
-        backs.append(back)
-
-    def letrec(self, pairs, fwd, backs):
-        group = {n.name for n, _ in pairs}
-        gfree = set()
-        for _, f in pairs:
-            gfree |= free_variables(f, self.is_global) - group
-        jpairs = []
-        for n, f in pairs:
-            jpairs.append((n, j_fn(f, self.is_global, self.prim_of, self.supply,
-                                   group, frozenset(gfree))))
-        fwd.append(("letrec", jpairs))
-
-        def back(B):
-            for n, _ in pairs:
-                s = B.sens.get(n.name)
-                if s is not None:
-                    for v in sorted(gfree):
-                        B.add(S(v), B.bind("d" + v.split("%")[0],
-                                           L(S("%env-get"), s, quoted(v))))
-        backs.append(back)
+    def alias(self, p, c, fwd, backs):
+        a = self.atom(c, fwd)
+        jp = self.binder(p)
+        fwd.append(("let", jp, a))
+        if type(a) is Symbol and a.name in self.params and type(jp) is Symbol:
+            self.params[jp.name] = self.params[a.name]
+        if type(a) is not Symbol or not self.sensvar(a.name) and a.name not in self.flat:
+            for s in core.pattern_symbols(jp):
+                self.nosens.add(s.name)
+            return
+        backs.append(lambda B: B.add(a, B.of(jp)))
 
     def branch(self, p, c, fwd, backs):
-        # each branch computes [value backpropagator] in place, as the body of
-        # a function of no arguments would: its backpropagator gives the
-        # sensitivities of the variables the branch uses, by name
-        cond, a, b = c.items[1], c.items[2], c.items[3]
-        bpk = self.fresh("bp")
-        ja, jb = (_JBody(self.supply, self.is_global, self.prim_of).body(
-            x, (), free_variables(x, self.is_global), set(), frozenset()) for x in (a, b))
-        fwd.append(("let", Vec([p, bpk]), L(c.items[0], cond, ja, jb)))
-        free = sorted(free_variables(a, self.is_global) | free_variables(b, self.is_global))
+        """A non-tail ``if``: each branch computes its value and a
+        backpropagator giving the (filled) sensitivities of the variables
+        either branch uses, in sorted order, so both give the same structure."""
+        cond = self.atom(c.items[1], fwd)
+        env = self.captured(L(S("fn"), Vec([]), Vec([c.items[2], c.items[3]])))
+        frame = _Frame([], env, ("branch",))
+        jthen = self.body(c.items[2], frame, [])
+        jelse = self.body(c.items[3], frame, [])
+        jp = self.binder(p)
+        bp = self.fresh("bp")
+        self.nosens.add(bp.name)
+        fwd.append(("let", Vec([jp, bp]), Form((c.items[0], cond, jthen, jelse), c.span)))
 
-        def back(B):
-            s = B.of(p)
+        def back_branch(B):
+            s = B.of(jp)
             if s is not None:
-                (dk,) = B.guarded(["dk"], s, L(bpk, s))
-                for v in free:
-                    B.add(S(v), B.bind("d" + v.split("%")[0], L(S("%env-get"), dk, quoted(v))))
-        backs.append(back)
-
-    def field(self, p, c, fwd, backs):
-        fwd.append(("let", p, c))
-        a, f = c.items[1], c.items[2]
-
-        def back(B):
-            s = B.of(p)
-            if s is not None and self.is_local_sym(a):
-                B.add(a, B.bind("d", L(S("%field-sens"), a, quoted(f.name), s)))
-        backs.append(back)
+                for v, d in zip(env, B.guarded(s, L(bp, s), ["d" + v.name for v in env])):
+                    B.add(v, d)
+        backs.append(back_branch)
 
     def call(self, p, c, fwd, backs):
         f, args, kwargs = core.call_parts(c)
-        prim = None
-        if type(f) is Symbol and not self.local(f.name):
-            prim = self.prim_of(f.name)
-        out = p if type(p) is Symbol else self.fresh("o")
-        if prim is not None:
-            self.prim_call(p, out, prim, c, args, kwargs, fwd, backs)
+        if type(f) is Symbol and f.name in self.loops and not kwargs and \
+                len(args) == len(self.loops[f.name].params):
+            self.loop_entry(p, c, self.loops[f.name], fwd, backs)
             return
-        jf = f
-        if type(f) is Symbol and not self.local(f.name):
-            jf = self.fresh("j" + f.name.split("%")[0])
-            fwd.append(("let", jf, L(S("%J"), f)))
+        params = None
+        if type(f) is Symbol and self.is_global(f.name):
+            g = self.world.lookup(f.name)
+            if g.kind == "prim":
+                self.prim_call(p, c, g.prim, fwd, backs)
+                return
+            if g.kind == "record":
+                self.record_call(p, c, g.params, fwd, backs)
+                return
+            params = g.params
+        jf = self.atom(f, fwd)
+        if type(jf) is Symbol:
+            params = params or self.params.get(jf.name)
+        jargs = [self.atom(a, fwd) for a in args]
+        jkw = [(k, self.atom(v, fwd)) for k, v in kwargs]
         bp = self.fresh("bp")
-        call = [jf, *args]
-        for k, v in kwargs:
-            call.extend((k, v))
-        fwd.append(("let", Vec([out, bp]), Form(call, c.span)))
-        if out is not p:
-            fwd.append(("let", p, out))
+        self.nosens.add(bp.name)
+        jp = self.binder(p)
+        out = jp if type(jp) is Symbol else self.fresh("r", c.span)
+        fwd.append(("let", Vec([out, bp]), Form([jf, *jargs] + [x for kv in jkw for x in kv],
+                                                 c.span)))
+        if out is not jp:
+            fwd.append(("let", jp, out))
 
-        def back(B):
-            s = B.of(p)
+        def back_call(B):
+            s = B.of(jp)
             if s is None:
                 return
-            if not kwargs:
-                ds = B.guarded(["d"] * (len(args) + 1), s, L(bp, s))
-            else:
-                # the callee's parameter order is known at run time only:
-                # keyword arguments find their sensitivity by name
-                z = B.bind("z", L(S("%zero?"), s))
-                whole = B.bind("ds", L(S("if"), z, None, L(bp, s)))
-                ds = [B.bind("d", L(S("%sens-get"), whole, i)) for i in range(len(args) + 1)]
-                for k, v in kwargs:
-                    if self.is_local_sym(v):
-                        i = B.bind("i", L(S("%param-index"), jf, L(S("quote"), k)))
-                        B.add(v, B.bind("d", L(S("%sens-get"), whole, i)))
-            B.add_each([f, *args], ds)
-        backs.append(back)
+            if not jkw or params is not None:
+                n = len(params) if jkw else len(jargs)
+                ds = B.guarded(s, L(bp, s, span=c.span), ["d"] * (n + 1))
+                B.add(jf, ds[0])
+                for a, d in zip(jargs, ds[1:]):
+                    B.add(a, d)
+                for k, v in jkw:
+                    B.add(v, ds[1 + params.index(k.name)])
+                return
+            # the callee's parameter order is known at run time only (a
+            # constant once its type is known)
+            z = B.bind("z", L(S("%zero?"), s))
+            whole = B.bind("ds", L(S("if"), z, ZERO, L(bp, s, span=c.span)))
+            B.add(jf, B.bind("d", L(S("%sens-get"), whole, 0)))
+            for i, a in enumerate(jargs):
+                B.add(a, B.bind("d", L(S("%sens-get"), whole, i + 1)))
+            for k, v in jkw:
+                i = B.bind("i", L(S("%param-index"), jf, quoted(k)))
+                B.add(v, B.bind("d", L(S("%sens-get"), whole, i)))
+        backs.append(back_call)
 
-    def prim_call(self, p, out, prim, c, args, kwargs, fwd, backs):
-        name = prim.name
-        fwd_c = c
-        if name == "%J":
-            fwd.append(("let", p, c))
-            backs.append(lambda B: B.add(args[0], B.of(p)) if args else None)
+    def prim_call(self, p, c, prim, fwd, backs):
+        f, args, kwargs = core.call_parts(c)
+        jargs = [self.atom(a, fwd) for a in args]
+        jkw = [(k, self.atom(v, fwd)) for k, v in kwargs]
+        jc = Form([f, *jargs] + [x for kv in jkw for x in kv], c.span)
+        if prim.name in MAKERS:
+            self.maker_call(p, jc, jargs[0], fwd, backs)
             return
-        if name in MAKERS:
-            fwd_c = L(S("%J-shallow"), c)
-        elif not any(self.is_local_sym(a) and a.name not in self.constants for a in args):
-            fwd.append(("let", p, c))   # constant arguments: no sensitivity to pass on
+        if not any(type(a) is Symbol and self.sensvar(a.name) for a in jargs):
+            jp = self.binder(p)   # constant arguments: no sensitivity to pass on
+            fwd.append(("let", jp, jc))
+            self.nosens.update(s.name for s in core.pattern_symbols(jp))
             return
-        elif "d/" + name not in self._rules():
-            raise SxGradError(f"cannot differentiate: primitive {name} has no derivative rule",
-                              c.span)
-        fwd.append(("let", out, fwd_c))
-        if out is not p:
-            fwd.append(("let", p, out))
+        if prim.grad is None or self.world.lookup(prim.grad) is None:
+            raise SxGradError(f"cannot differentiate: primitive {prim.name} has no "
+                              "derivative rule", c.span)
+        jp = self.binder(p)
+        out = jp if type(jp) is Symbol else self.fresh("r", c.span)
+        fwd.append(("let", out, jc))
+        if out is not jp:
+            fwd.append(("let", jp, out))
+        given = {k.name: v for k, v in jkw}
+        kw = [given.get(k, prim.kwargs[k]) for k in prim.kwargs]
 
-        def back(B):
-            s = B.of(p)
+        def back_prim(B):
+            s = B.of(jp)
             if s is None:
                 return
-            if name in MAKERS:
-                if self.is_local_sym(args[0]):
-                    B.add(args[0], B.bind("d", L(S("%env-get"), s, quoted("jf"))))
+            rule_args = [B.bind("xs", Vec(jargs))] if prim.variadic else list(jargs)
+            rule = L(S(prim.grad), *rule_args, *kw, out, s, span=c.span)
+            for a, d in zip(jargs, B.guarded(s, rule, ["d"] * len(jargs))):
+                B.add(a, d)
+        backs.append(back_prim)
+
+    def maker_call(self, p, jc, jf, fwd, backs):
+        """A maker applied to a J-function known only at run time: the J-value
+        of the closure it builds is that closure with its code transformed."""
+        m = self.fresh("m", jc.span)
+        fwd.append(("let", m, jc))
+        self.nosens.add(m.name)
+        jp = self.binder(p)
+        fwd.append(("let", jp, L(S("%J-shallow"), m, span=jc.span)))
+
+        def back_maker(B):
+            s = B.of(jp)
+            if s is not None:
+                B.add(jf, B.destructure(s, ["djf"])[0])   # the closure captures jf only
+        backs.append(back_maker)
+
+    def record_call(self, p, c, fields, fwd, backs):
+        f, args, kwargs = core.call_parts(c)
+        jargs = [self.atom(a, fwd) for a in args]
+        jkw = [(k, self.atom(v, fwd)) for k, v in kwargs]
+        jp = self.binder(p)
+        fwd.append(("let", jp, Form([f, *jargs] + [x for kv in jkw for x in kv], c.span)))
+        given = list(zip(fields, jargs)) + [(k.name, v) for k, v in jkw]
+
+        def back_record(B):
+            s = B.of(jp)
+            if s is not None:
+                for field, a in given:
+                    B.add(a, B.bind("d", L(S("."), s, S(field))))
+        backs.append(back_record)
+
+    # -- letrec
+    def letrec(self, pairs, rest, fwd):
+        """A letrec whose body is ``rest``: a loop, or a group of functions."""
+        if len(pairs) == 1 and _is_self_tail_loop(pairs[0][0].name, pairs[0][1]):
+            name, fn = pairs[0]
+            self.loop(name, fn, fwd)
+            if _used_as_value(name.name, len(fn.items[1].items), rest):
+                self.loop_value(name, fn, fwd)
+            return
+        jnames = [self.binder(n) for n, _ in pairs]
+        for jn, (_, fn) in zip(jnames, pairs):
+            self.params[jn.name] = user_params(fn.items[1].items)
+        members = {jn.name for jn in jnames}
+        env = {}
+        for _, fn in pairs:
+            for j in self.captured(fn):
+                if j.name not in members:
+                    env[j.name] = j
+        captures = [env[k] for k in sorted(env)]
+        for jn in jnames:
+            self.flat[jn.name] = captures
+        fwd.append(("letrec", [(jn, self.function(fn, ("group", captures))[0])
+                               for jn, (_, fn) in zip(jnames, pairs)]))
+
+    def loop(self, name, fn, fwd):
+        """A self tail-recursive letrec function: a forward loop pushing each
+        iteration's backpropagator, and a backward loop popping them."""
+        forward, backward = self.fresh(name.name), self.fresh("back")
+        self.nosens |= {forward.name, backward.name}
+        captured = self.captured(fn, exclude=(name.name,))
+        info = _Loop(name.name, forward, backward, captured, fn.items[1].items)
+        self.loops[name.name] = info
+        self.params[forward.name] = user_params(fn.items[1].items)
+        jfn = self.function(fn, ("loop", info))[0]
+        fwd.append(("letrec", [(forward, jfn)]))
+        fwd.append(("letrec", [(backward, self.backward_loop(backward))]))
+
+    def loop_value(self, name, fn, fwd):
+        """The J-value of loop function ``name`` used as a value: a function
+        that runs the forward loop, with a backpropagator that runs the
+        backward one (a call site of its own)."""
+        params = [S(self.supply.fresh(core.user_name(p.name) if type(p) is Symbol else "x"))
+                  for p in fn.items[1].items]
+        wrapper = Form((S("fn"), Vec(params), Form([name, *params], fn.span)), fn.span)
+        jw, _ = self.function(wrapper)
+        j = self.fresh(name.name)
+        fwd.append(("let", j, jw))
+        self.rn[name.name] = j
+        self.flat[j.name] = self.loops[name.name].captured
+        self.params[j.name] = user_params(fn.items[1].items)
+
+    def backward_loop(self, me):
+        b, dargs, denv = self.fresh("buf"), self.fresh("dargs"), self.fresh("denv")
+        n, more = self.fresh("n"), self.fresh("more")
+        rest, bp, denv_k, dargs_k, denv2 = (self.fresh("buf"), self.fresh("bp"),
+                                            self.fresh("denv"), self.fresh("dargs"),
+                                            self.fresh("denv"))
+        again = L(S("let"), Vec([Vec([rest, bp]), L(S("%buf-pop"), b),
+                                 Vec([denv_k, dargs_k]), L(bp, dargs),
+                                 denv2, L(S("%sens+"), denv, denv_k)]),
+                  L(me, rest, dargs_k, denv2))
+        body = L(S("let"), Vec([n, L(S("%buf-len"), b), more, L(S(">"), n, 0)]),
+                 L(S("if"), more, again, Vec([dargs, denv])))
+        return L(S("fn"), Vec([b, dargs, denv]), body)
+
+    def loop_entry(self, p, c, loop, fwd, backs):
+        args = [self.atom(a, fwd) for a in c.items[1:]]
+        b0 = self.fresh("buf")
+        out, bpx, bo = self.fresh("r", c.span), self.fresh("bp"), self.fresh("buf")
+        self.nosens |= {b0.name, bpx.name, bo.name}
+        fwd.append(("let", b0, L(S("%buf-new"))))
+        jp = self.binder(p)
+        if type(jp) is Symbol:
+            out = jp
+        fwd.append(("let", Vec([out, bpx, bo]), Form([loop.forward, *args, b0], c.span)))
+        if out is not jp:
+            fwd.append(("let", jp, out))
+
+        def back_loop(B):
+            s = B.of(jp)
+            if s is None:
                 return
-            given = {k.name: v for k, v in kwargs}
-            kw = [given.get(k, prim.kwargs[k]) for k in prim.kwargs]
-            rule_args = list(args) if prim.min_args == prim.max_args else [Vec(args)]
-            ds = B.guarded(["d"] * len(args), s, L(S("d/" + name), *rule_args, *kw, out, s))
-            B.add_each(args, ds)
-        backs.append(back)
+            z = B.bind("z", L(S("%zero?"), s))
+            denv_x, dargs_x = self.fresh("denv"), self.fresh("dargs")
+            captured, denv0 = self.fresh("captured"), self.fresh("denv")
+            run = L(S("let"), Vec([Vec([denv_x, dargs_x]), L(bpx, s),
+                                   captured, Vec(loop.captured),
+                                   denv0, L(S("%sens-fill"), denv_x, captured)]),
+                    L(loop.backward, bo, dargs_x, denv0, span=c.span))
+            dargs, denv = B.destructure(L(S("if"), z, ZERO, run), ["dargs", "denv"])
+            for a, d in zip(args, B.destructure(dargs, ["d"] * len(args))):
+                B.add(a, d)
+            for v, d in zip(loop.captured, B.destructure(denv, ["d" + v.name
+                                                               for v in loop.captured])):
+                B.add(v, d)
+        backs.append(back_loop)
 
-    @staticmethod
-    def _rules():
-        from ..library import base_env
 
-        return base_env().globals
+class _Frame:
+    """The function whose body is being transformed: its J-parameters, the
+    variables whose sensitivities its backpropagators return, its mode."""
+
+    def __init__(self, params, env, mode):
+        self.params = params
+        self.env = env
+        self.mode = mode
+        self.loop = None
 
 
-# -- grad, value-and-grad, vjp, jvp: the closures the makers build ---------------------------
+def j_fn(fn, world, supply, subst=None):
+    """The J-transform of the Lanf ``(fn [p ...] body)``: ``(form, env)``,
+    where ``env`` lists the captured variables whose sensitivities its
+    backpropagators return first, in that order.  ``subst`` maps free
+    variables of ``fn`` to the atoms the J-code uses for them (by default the
+    same names: the caller closes the J-code over their J-values)."""
+    return _Transform(world, supply, subst).function(fn)
 
-def maker_form(kind, n, wrt, jf=None, fresh=None):
-    """``(fn [jf] (fn [x0 ...] ...))``: the ``kind`` closure of a J-function of
-    ``n`` arguments (``wrt``: an index or a tuple of indices, for grad).
 
-    Given the symbol ``jf``, just the inner function, calling ``jf``;
-    ``fresh(base)`` then names its binders."""
-    nm = fresh or (lambda base: base)
-    own = jf is None
-    jf = jf or S("jf")
-    xs = [S(nm(f"x{i}")) for i in range(n)]
-    y, bp, ds = S(nm("y")), S(nm("bp")), S(nm("ds"))
+def j_group(pairs, world, supply, subst, member):
+    """The J-transform of a ``letrec`` group, as steps binding J-functions,
+    and the name of the J-transform of group function ``member``."""
+    t = _Transform(world, supply, subst)
+    steps = []
+    t.letrec(pairs, S(member), steps)
+    return steps, t.rn[member]
 
-    def grads(idx):
-        return L(S("%sens-out"), xs[idx], L(S("%sens-get"), ds, idx + 1))
 
-    def all_grads():
-        return Vec([grads(i) for i in range(n)])
+# -- J-transforms of primitives and record constructors, as code -----------------------------
 
-    head = [Vec([y, bp]), Form([jf, *xs])]
+def prim_j_form(prim):
+    """``(fn [a ...] ...)``: the J-transform of primitive ``prim`` taken as a
+    value (at its largest fixed arity), around its derivative rule."""
+    n = prim.max_args if prim.max_args is not None else max(prim.min_args, 1)
+    args = [S(f"a{i}") for i in range(n)]
+    out, dout, z = S("out"), S("dout"), S("z")
+    kw = [prim.kwargs[k] for k in prim.kwargs]
+    binds = []
+    if prim.variadic:
+        binds += [S("xs"), Vec(args)]
+        rule_args = [S("xs")]
+    else:
+        rule_args = args
+    ds = [S(f"d{i}") for i in range(n)]
+    filled = [S(f"f{i}") for i in range(n)]
+    binds += [z, L(S("%zero?"), dout),
+              Vec(ds), L(S("if"), z, ZERO, L(S(prim.grad), *rule_args, *kw, out, dout))]
+    for d, f, a in zip(ds, filled, args):
+        binds += [f, L(S("%sens-fill"), d, a)]
+    binds += [S("e"), Vec([])]
+    bp = L(S("fn"), Vec([dout]), L(S("let"), Vec(binds), Vec([S("e"), *filled])))
+    return L(S("fn"), Vec(args), L(S("let"), Vec([out, L(S(prim.name), *args),
+                                                   S("bp"), bp]), Vec([out, S("bp")])))
+
+
+def record_j_form(ctor, fields, fresh):
+    """``(fn [field ...] ...)``: the J-transform of the constructor ``ctor`` (a
+    symbol) of a record type with ``fields``; ``fresh(base)`` names binders."""
+    params = [S(fresh(f)) for f in fields]
+    r, d, bp, e = S(fresh("r")), S(fresh("dout")), S(fresh("bp")), S(fresh("denv"))
+    binds, outs = [], []
+    for f, p in zip(fields, params):
+        part, filled = S(fresh("d" + f)), S(fresh("d" + f))
+        binds += [part, L(S("."), d, S(f)), filled, L(S("%sens-fill"), part, p)]
+        outs.append(filled)
+    binds += [e, Vec([])]
+    back = L(S("fn"), Vec([d]), L(S("let"), Vec(binds), Vec([e, *outs])))
+    return L(S("fn"), Vec(params), L(S("let"), Vec([r, L(ctor, *params), bp, back]),
+                                     Vec([r, bp])))
+
+
+# -- grad, value-and-grad, vjp, jvp: the functions the makers build ------------------------------
+
+def check_wrt(wrt, n, who):
+    """``wrt`` (an argument index, or a non-empty tuple of them) checked
+    against a function of ``n`` arguments."""
+    if type(wrt) is int:
+        idx = (wrt,)
+    elif type(wrt) is tuple and wrt and all(type(i) is int for i in wrt):
+        idx = wrt
+    else:
+        raise SxGradError(f"{who}: :wrt must be an argument index or a tuple of them, "
+                          f"got {type_name(wrt)}")
+    for i in idx:
+        if not 0 <= i < n:
+            raise SxGradError(f"{who}: :wrt index {i} out of range for a function of "
+                              f"{n} argument{'s' * (n != 1)}")
+    return wrt
+
+
+def maker_form(kind, params, wrt, jf, fresh, span=None):
+    """``(fn [x ...] ...)``: what maker ``kind`` (grad, value-and-grad, vjp,
+    jvp) builds around the J-function ``jf`` (a symbol) whose parameters are
+    named ``params`` (the gradient function takes the same keyword
+    arguments); ``wrt``: an index or a tuple of indices, for grad;
+    ``fresh(base)`` names binders."""
+    def F(*items):
+        return Form(items, span)
+
+    n = len(params)
+    xs = [S(fresh(p or f"x{i}")) for i, p in enumerate(params)]
+    js = [S(fresh("j")) for _ in xs]
+    y, bp, de = S(fresh("y")), S(fresh("bp")), S(fresh("denv"))
+    ds = [S(fresh("d")) for _ in xs]
+    head = [b for x, j in zip(xs, js) for b in (j, F(S("%J"), x))]
+    head += [Vec([y, bp]), F(jf, *js)]
+
+    def grads(idx, binds):
+        out = []
+        for i in idx:
+            g = S(fresh("g"))
+            binds += [g, F(S("%sens-out"), xs[i], ds[i])]
+            out.append(g)
+        return out
+
     if kind in ("grad", "value-and-grad"):
-        g = grads(wrt) if type(wrt) is int else Vec([grads(i) for i in wrt])
-        res = g if kind == "grad" else Vec([y, g])
-        body = L(S("let"), Vec(head + [ds, L(bp, L(S("%grad-seed"), y, jf))]), res)
-        inner = L(S("fn"), Vec(xs), body)
-    elif kind == "vjp":
-        ct = S(nm("ct"))
-        checked = L(S("%check-like"), y, ct, "the cotangent given to vjp's back")
-        back = L(S("fn"), Vec([ct]), L(S("let"), Vec([ds, L(bp, checked)]), all_grads()))
-        inner = L(S("fn"), Vec(xs), L(S("let"), Vec(head), Vec([y, back])))
-    else:  # jvp, as the transpose of the (linear) vjp
-        prim, tan, ct = S(nm("primals")), S(nm("tangents")), S(nm("ct"))
-        back, bpb, dback, z = S(nm("back")), S(nm("bpb")), S(nm("dback")), S(nm("z"))
-        dxs = S(nm("dxs"))
-        back_fn = L(S("fn"), Vec([ct]), L(S("let"), Vec([ds, L(bp, ct)]), all_grads()))
-        body = L(S("let"), Vec([
-            Vec(xs), L(S("%check-tuple"), prim, n, "jvp's primals"),
-            dxs, L(S("%check-like"), prim, tan, "jvp's tangents")] + head + [
-            back, back_fn,
-            Vec([z, bpb]), L(L(S("%J"), back), L(S("%zeros-like"), y)),
-            dback, L(bpb, dxs)]),
-            Vec([y, L(S("%sens-out"), y, L(S("%sens-get"), dback, 1))]))
-        inner = L(S("fn"), Vec([prim, tan]), body)
-    return L(S("fn"), Vec([jf]), inner) if own else inner
+        seed = S(fresh("seed"))
+        binds = head + [seed, F(S("%grad-seed"), y, jf), Vec([de, *ds]), F(bp, seed)]
+        gs = grads([wrt] if type(wrt) is int else wrt, binds)
+        res = gs[0] if type(wrt) is int else S(fresh("grads"))
+        if type(wrt) is not int:
+            binds += [res, Vec(gs)]
+        if kind == "value-and-grad":
+            pair = S(fresh("vg"))
+            binds += [pair, Vec([y, res])]
+            res = pair
+        return F(S("fn"), Vec(xs), F(S("let"), Vec(binds), res))
+    if kind == "vjp":
+        ct, ct2, back = S(fresh("ct")), S(fresh("ct")), S(fresh("back"))
+        # the checks of what the caller passes carry no span: an error there
+        # points at the caller's call
+        binds = [ct2, L(S("%check-like"), y, ct, "the cotangent given to vjp's back"),
+                 Vec([de, *ds]), F(bp, ct2)]
+        gs = grads(range(n), binds)
+        back_fn = F(S("fn"), Vec([ct]), F(S("let"), Vec(binds), Vec(gs)))
+        return F(S("fn"), Vec(xs), F(S("let"), Vec(head + [back, back_fn]), Vec([y, back])))
+    # jvp: the tangent is the transpose of the (linear) backpropagator, got by
+    # differentiating it: a vjp of the vjp
+    primals, tangents, dxs = S(fresh("primals")), S(fresh("tangents")), S(fresh("dxs"))
+    ct, back, jback, z = S(fresh("ct")), S(fresh("back")), S(fresh("jback")), S(fresh("z"))
+    zy, bpb, deb, dct, t = (S(fresh("zy")), S(fresh("bpb")), S(fresh("denv")), S(fresh("dct")),
+                            S(fresh("t")))
+    bds = [S(fresh("d")) for _ in xs]
+    bde = S(fresh("denv"))
+    back_fn = F(S("fn"), Vec([ct]), F(S("let"), Vec([Vec([bde, *bds]), F(bp, ct)]), Vec(bds)))
+    binds = [Vec(xs), L(S("%check-tuple"), primals, n, "jvp's primals"),
+             dxs, L(S("%check-like"), primals, tangents, "jvp's tangents")] + head + [
+        back, back_fn, jback, F(S("%J"), back), z, F(S("%zeros-like"), y),
+        Vec([zy, bpb]), F(jback, z), Vec([deb, dct]), F(bpb, dxs),
+        t, F(S("%sens-out"), y, dct)]
+    return F(S("fn"), Vec([primals, tangents]), F(S("let"), Vec(binds), Vec([y, t])))
 
 
-# -- the pass ----------------------------------------------------------------------------------
+# -- ahead of time: the J-transforms a module asks for ----------------------------------------------
 
-def run(module, ctx):
-    """Add ``name%J`` for each top-level function the module takes ``(%J name)``
-    of, and write out the gradient functions the makers would build for them."""
-    from ..prims import PRIMS
-
-    defs = {}
-    for form in module:
-        if head_name(form) == "def" and head_name(form.items[2]) == "fn":
-            defs[form.items[1].name] = form.items[2]
-    names = set(ctx.global_names) | {core.top_level_name(f).name for f in module
-                                     if core.top_level_name(f) is not None}
-
-    def is_global(n):
-        return n in names or n in PRIMS
-
-    def prim_of(n):
-        return PRIMS.get(n) if n not in names else None
-
-    wanted = _j_targets(module, defs)
-    if not wanted:
-        return module
-    supply = NameSupply(module)
-    out = []
-    jnames = {n: n + "%J" for n in wanted}
-    arity = {jnames[n]: len(defs[n].items[1].items) for n in wanted}
-    inliner = _MakerInliner(arity, supply)
-    for form in module:
-        form = _use_static_j(form, jnames)
-        if head_name(form) == "def":
-            form = Form((form.items[0], form.items[1], inliner.expr(form.items[2])), form.span)
-        out.append(form)
-        if head_name(form) == "def" and form.items[1].name in wanted:
-            name = form.items[1].name
-            jfn = j_fn(defs[name], is_global, prim_of, supply)
-            out.append(Form((S("def"), Symbol(jnames[name], form.items[1].span),
-                             _use_static_j(jfn, jnames)), form.span))
-    return tuple(out)
+# Primitives whose result may be a function (so a variable bound to it is not
+# surely data): the others compute numbers, arrays, booleans or forms.
+_MAY_GIVE_FUNCTIONS = {"tuple", "get", "get-at", "first", "rest", "cut", "cons", "concat"}
 
 
-class _MakerInliner:
-    """Replace ``(grad* f%J :wrt w)`` (and the other makers) by the function
-    the maker would build, when ``f%J`` is a static J-transform (so its arity is
-    known) and ``w`` a constant."""
+class _AheadOfTime:
+    """Rewrites primal code: ``(%J x)`` of an ``x`` known statically becomes its
+    J-transform, and a maker applied to a J-function with known parameters
+    becomes the function the maker builds."""
 
-    def __init__(self, arity, supply):
-        self.arity = arity          # static J name -> number of parameters
+    def __init__(self, world, supply):
+        self.world = world
         self.supply = supply
-        self.alias = {}             # local name -> static J name it holds
-        self.const = {}             # local name -> constant tuple of ints
+        self.lambdas = {}   # local -> its fn form (rewritten)
+        self.groups = {}    # local -> the pairs of its letrec (rewritten)
+        self.data = set()   # locals that are surely not functions
+        self.aliases = {}   # local -> the global it names
+        self.jfns = {}      # local -> parameter names of the J-function it holds
+        self.consts = {}    # local -> an int or a tuple of ints (for :wrt)
 
-    def expr(self, x):
-        t = type(x)
-        if t is Vec:
-            return Vec([self.expr(i) for i in x.items], x.span)
-        if t is not Form or is_atom(x):
-            return x
-        h = head_name(x)
-        if h == "let":
-            items = x.items[1].items
-            b = []
-            for i in range(0, len(items), 2):
-                p, c = items[i], self.expr(items[i + 1])
-                if type(p) is Symbol:
-                    if type(c) is Symbol and c.name in self.arity:
-                        self.alias[p.name] = c.name
-                    elif type(c) is Vec and c.items and all(type(v) is int for v in c.items):
-                        self.const[p.name] = tuple(c.items)
-                b.extend((p, self.maker(c)))
-            return Form((x.items[0], Vec(b, x.items[1].span), self.expr(x.items[2])), x.span)
+    def fresh(self, base):
+        return self.supply.fresh(base)
+
+    def function(self, fn):
+        return Form((fn.items[0], fn.items[1], self.body(fn.items[2])), fn.span)
+
+    def body(self, body):
+        steps, tail = _flatten(body)
+        out = []
+        for st in steps:
+            if st[0] == "letrec":
+                pairs = [(n, self.function(f)) for n, f in st[1]]
+                for n, _ in pairs:
+                    self.groups[n.name] = pairs
+                out.append(("letrec", pairs))
+            else:
+                self.binding(st[1], st[2], out)
+        if head_name(tail) == "if":
+            tail = Form((tail.items[0], tail.items[1], self.body(tail.items[2]),
+                         self.body(tail.items[3])), tail.span)
+        elif head_name(tail) == "fn":
+            tail = self.function(tail)
+        elif not is_atom(tail) and type(tail) is Form and head_name(tail) in (("%J",) +
+                                                                               tuple(MAKERS)):
+            name = S(self.fresh("t"), tail.span)
+            self.binding(name, tail, out)
+            tail = name
+        return wrap_steps(out, tail)
+
+    def binding(self, p, c, out):
+        h = head_name(c) if type(c) is Form else None
+        name = p.name if type(p) is Symbol else None
         if h == "fn":
-            return Form((x.items[0], x.items[1], self.expr(x.items[2])), x.span)
-        if h in ("if", "letrec"):
-            return Form([self.expr(i) for i in x.items], x.span)
-        return self.maker(x)
+            c = self.function(c)
+            if name:
+                self.lambdas[name] = c
+        elif h == "if":
+            c = Form((c.items[0], c.items[1], self.body(c.items[2]), self.body(c.items[3])),
+                     c.span)
+        elif h == "%J" and len(c.items) == 2 and type(c.items[1]) is Symbol:
+            made = self.j_value(c.items[1], out)
+            if made is not None:
+                value, params = made
+                c = value
+                if name:
+                    self.jfns[name] = params
+                    if head_name(value) == "fn":
+                        self.lambdas[name] = value
+                    elif type(value) is Symbol and self.world.lookup(value.name) is not None:
+                        self.aliases[name] = value.name
+        elif h in MAKERS:
+            made = self.inline_maker(c)
+            if made is not None:
+                c = made
+                if name:
+                    self.lambdas[name] = c
+        if name:
+            self.classify(name, c)
+        out.append(("let", p, c))
 
-    def maker(self, c):
-        h = head_name(c)
-        if h not in MAKERS or len(c.items) < 2 or type(c.items[1]) is not Symbol:
-            return c
-        jf = c.items[1]
-        jname = self.alias.get(jf.name, jf.name)
-        if jname not in self.arity:
-            return c
+    def classify(self, name, c):
+        if type(c) is Symbol:
+            if c.name in self.data:
+                self.data.add(name)
+            elif self.world.lookup(c.name) is not None and name not in self.jfns:
+                self.aliases[name] = c.name
+                g = self.world.lookup(c.name)
+                if g.kind == "data":
+                    self.data.add(name)
+            return
+        if type(c) is int or type(c) is Vec and c.items and all(type(v) is int for v in c.items):
+            self.consts[name] = c if type(c) is int else tuple(c.items)
+        if is_atom(c) or type(c) is Vec and not c.items:
+            self.data.add(name)
+            return
+        if type(c) is Form and type(c.items[0]) is Symbol:
+            g = self.world.lookup(c.items[0].name)
+            if g is not None and g.kind == "prim" and c.items[0].name not in _MAY_GIVE_FUNCTIONS \
+                    and not c.items[0].name.startswith("%"):
+                self.data.add(name)
+
+    def j_value(self, x, out):
+        """``(value, params)`` for ``(%J x)`` if ``x`` is known statically:
+        ``value`` an atom or a fn form; else None."""
+        name = x.name
+        if name in self.aliases:
+            name = self.aliases[name]
+        if self.world.lookup(name) is not None and name not in self.lambdas:
+            g = self.world.lookup(name)
+            if g.kind in ("fn", "record", "prim"):
+                jn = j_name(name)
+                self.world.need(jn)
+                params = g.params
+                if g.kind == "prim":
+                    n = g.prim.max_args if g.prim.max_args is not None else \
+                        max(g.prim.min_args, 1)
+                    params = tuple(f"a{i}" for i in range(n))
+                return S(jn, x.span), params
+            if g.kind == "data":
+                return x, None
+            return None
+        if name in self.data:
+            return x, None
+        if name in self.lambdas:
+            fn = self.lambdas[name]
+            return self.closure(fn, out), user_params(fn.items[1].items)
+        if name in self.groups:
+            pairs = self.groups[name]
+            member = dict((n.name, f) for n, f in pairs)[name]
+            members = {n.name for n, _ in pairs}
+            free = set()
+            for _, f in pairs:
+                free |= set(core.free_variables(f, self.world_global)) - members
+            subst = {v: self.captured_value(v, out) for v in sorted(free)}
+            steps, jname = j_group(pairs, self.world, self.supply, subst, name)
+            out.extend(steps)
+            return jname, user_params(member.items[1].items)
+        return None
+
+    def world_global(self, name):
+        return self.world.lookup(name) is not None
+
+    def closure(self, fn, out):
+        """The J-transform of local lambda ``fn``, closed over the J-values of
+        what it captures (made here, or with %J at run time)."""
+        free = core.free_variables(fn, self.world_global)
+        subst = {v: self.captured_value(v, out) for v in free}
+        return j_fn(fn, self.world, self.supply, subst)[0]
+
+    def captured_value(self, v, out):
+        if v in self.data:
+            return S(v)
+        made = self.j_value(S(v), out)
+        if made is not None and type(made[0]) is Symbol:
+            return made[0]
+        j = S(self.fresh("j" + v))
+        out.append(("let", j, made[0] if made is not None else L(S("%J"), S(v))))
+        if made is not None:
+            self.lambdas[j.name] = made[0]
+        return j
+
+    def inline_maker(self, c):
         _, args, kwargs = core.call_parts(c)
         kw = {k.name: v for k, v in kwargs}
-        if len(args) != 1 or set(kw) - {"wrt"}:
-            return c
+        if len(args) != 1 or type(args[0]) is not Symbol or set(kw) - {"wrt"}:
+            return None
+        jf = args[0]
+        params = self.jfns.get(jf.name)
+        if params is None:
+            return None
+        kind = MAKERS[head_name(c)]
         wrt = kw.get("wrt", 0)
         if type(wrt) is Symbol:
-            wrt = self.const.get(wrt.name)
-        kind = MAKERS[h]
+            wrt = self.consts.get(wrt.name)
         if kind in ("grad", "value-and-grad"):
             if wrt is None:
-                return c
-            from ..ad import _check_wrt
-
+                return None
             try:
-                _check_wrt(wrt, self.arity[jname], kind)
+                check_wrt(wrt, len(params), kind)
             except SxGradError as e:
                 e.span = c.span
                 raise
-        fn = maker_form(kind, self.arity[jname], wrt, jf, self.supply.fresh)
-        return _Normalizer(self.supply).body(fn)
+        fn = maker_form(kind, params, wrt, jf, self.fresh, c.span)
+        params_v, body = fn.items[1], fn.items[2]
+        body = _Normalizer(self.supply).body(body)
+        return self.function(Form((fn.items[0], params_v, body), c.span))
 
 
-def _j_targets(module, defs):
-    """Top-level functions whose J-transform is asked for, with those they call."""
-    wanted = set()
-    stack = []
+class _ModuleWorld(World):
+    """The globals of a module being compiled: its own definitions, then
+    those of the environment (libraries, earlier REPL input), then the
+    primitives."""
+
+    def __init__(self, module, ctx):
+        self.ctx = ctx
+        self.fns = {}        # the module's functions (and the J-transforms made of them)
+        self.records = {}    # the module's record types: name -> fields
+        self.values = set()  # the module's other definitions
+        self.wanted = []     # module names whose J-transform must be written, in order
+        for form in module:
+            h = head_name(form)
+            if h == "def" and head_name(form.items[2]) == "fn":
+                self.fns[form.items[1].name] = form.items[2]
+            elif h == "def":
+                self.values.add(form.items[1].name)
+            elif h == "defrecord":
+                self.records[form.items[1].name] = tuple(f.name for f in form.items[2].items)
+
+    def lookup(self, name):
+        if name in self.fns:
+            return Global("fn", user_params(self.fns[name].items[1].items))
+        if name in self.records:
+            return Global("record", self.records[name])
+        if name in self.values:
+            return Global("value")
+        env = self.ctx.env
+        if name in env.names:
+            return env_global(env.globals.get(name, _MISSING))
+        return self.prim_global(name)
+
+    def need(self, jname):
+        base = jname[:-2]
+        if jname in self.fns or jname in self.ctx.env.names and base not in self.fns \
+                and base not in self.records:
+            return
+        if base in self.fns or base in self.records:
+            params = self.lookup(base).params
+            self.fns[jname] = Form((S("fn"), Vec([S(p or "x") for p in params]), ZERO))
+            self.wanted.append(base)
+            return
+        if not self.ctx.derive(jname):
+            raise SxGradError(f"cannot differentiate {base}: it is not a function this "
+                              "module or its libraries define")
+
+
+_MISSING = object()
+
+
+def env_global(v):
+    """What the transform knows of a global whose value is ``v``."""
+    t = type(v)
+    if t is Closure:
+        return Global("fn", v.code.param_names)
+    if t is RecordType:
+        return Global("record", v.fields)
+    if v is _MISSING or t in (tuple, Prim, Buffer) or isinstance(v, Record):
+        return Global("value")
+    return Global("data")
+
+
+def run(module, ctx):
+    """Do ahead of time the J-transforms the module asks for (see the module
+    docstring): rewrite its definitions, and add ``(def f%J ...)`` after each
+    of its functions and records whose J-transform is used."""
+    if not any("%J" in _symbols(form) for form in module):
+        return module
+    world = _ModuleWorld(module, ctx)
+    supply = NameSupply(module)
+    aot = _AheadOfTime(world, supply)
+    rewritten = []
     for form in module:
-        stack.append(form)
-    seen_j = set()
-    while stack:
-        x = stack.pop()
-        if type(x) in (Form, Vec):
-            if head_name(x) == "%J" and len(x.items) == 2 and type(x.items[1]) is Symbol \
-                    and x.items[1].name in defs:
-                seen_j.add(x.items[1].name)
-            if head_name(x) != "quote":
-                stack.extend(x.items)
-    # a function's J-transform calls (%J g) for the globals it uses
-    todo = list(seen_j)
-    while todo:
-        n = todo.pop()
-        if n in wanted:
-            continue
-        wanted.add(n)
-        for m in _globals_used(defs[n], defs):
-            todo.append(m)
-    return wanted
+        if head_name(form) == "def":
+            value = form.items[2]
+            new = aot.function(value) if head_name(value) == "fn" else aot.body(value)
+            if head_name(value) == "fn":
+                world.fns[form.items[1].name] = new
+            form = Form((form.items[0], form.items[1], new), form.span)
+        rewritten.append(form)
+    made = {}
+    i = 0
+    while i < len(world.wanted):
+        base = world.wanted[i]
+        i += 1
+        jname = j_name(base)
+        if base in world.records:
+            jfn = record_j_form(S(base), world.records[base], supply.fresh)
+        else:
+            jfn = j_fn(world.fns[base], world, supply)[0]
+        world.fns[jname] = jfn
+        made.setdefault(base, []).append(Form((S("def"), S(jname), jfn)))
+    out = []
 
-
-def _globals_used(fn, defs):
-    out = set()
-    stack = [fn]
-    while stack:
-        x = stack.pop()
-        if type(x) is Symbol and x.name in defs:
-            out.add(x.name)
-        elif type(x) in (Form, Vec) and head_name(x) != "quote":
-            stack.extend(x.items)
-    return out
-
-
-def _use_static_j(x, jnames):
-    """``x`` with ``(%J name)`` replaced by ``name%J`` for the transformed globals."""
-    t = type(x)
-    if t is Form:
-        if head_name(x) == "%J" and len(x.items) == 2 and type(x.items[1]) is Symbol \
-                and x.items[1].name in jnames:
-            return Symbol(jnames[x.items[1].name], x.span)
-        if head_name(x) == "quote":
-            return x
-        return Form([_use_static_j(i, jnames) for i in x.items], x.span)
-    if t is Vec:
-        return Vec([_use_static_j(i, jnames) for i in x.items], x.span)
-    return x
+    def emit(form):
+        out.append(form)
+        name = core.top_level_name(form)
+        for jdef in made.get(name.name if name is not None else None, ()):
+            emit(jdef)
+    for form in rewritten:
+        emit(form)
+    return tuple(out)

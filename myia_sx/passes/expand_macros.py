@@ -37,7 +37,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from .. import core
+from .. import core, interp
 from ..errors import SxError, SxMacroError, SxNameError
 from ..forms import (Form, Keyword, Span, Symbol, Vec, head_name, is_form, map_tree, plain,
                      span_of, strip_marks)
@@ -78,8 +78,6 @@ class Macro:
 
     def call(self, args, form):
         """Run the macro on (marked) argument forms of the call ``form``."""
-        from .. import interp
-
         if type(self.fn) is not Closure:
             return self.fn(*args)
         n = len(args)
@@ -119,9 +117,10 @@ class _Expander(ScopedRewriter):
             elif h == "defmacro":
                 self.defmacro(f)
             elif h == "require":
-                from .. import library
-
-                library.require(self.env, f)
+                if self.ctx.require is None:
+                    core.fail("require needs the library loader (compile with "
+                              "myia_sx.library.context)", f)
+                self.ctx.require(self.env, f)
                 self.globals |= self.env.names
                 tops.append(Form([plain(f.items[0])] + [strip_marks(x) for x in f.items[1:]],
                                  f.span))
@@ -198,14 +197,9 @@ class _Expander(ScopedRewriter):
                                            bool(rest), form.span, doc)
 
     def compile_macro(self, fn, name):
-        from .. import pipeline
-        from ..interp import run as run_closure
-
         def compile_():
-            ctx = pipeline.Context(env=self.env, expressions=True)
-            (final,) = pipeline.compile_module((fn,), ctx)
-            thunk = self.env.compile_expr(final.items[2], name.name)
-            return run_closure(thunk, ())
+            (final,) = self.ctx.compile((fn,), expressions=True)
+            return interp.evaluate(self.env, final.items[2], name.name)
 
         note = (f"macro {name.name} runs while this module is being compiled: its body "
                 "may use primitives, the prelude, required libraries and the definitions "
@@ -220,8 +214,7 @@ class _Expander(ScopedRewriter):
                 raise
         # The body uses this module's earlier definitions: evaluate them now.
         try:
-            done = pipeline.compile_module(tuple(self.pending), pipeline.Context(env=self.env))
-            self.env.load(done)
+            interp.load(self.env, self.ctx.compile(tuple(self.pending)), self.ctx.require)
             self.pending = []
             return compile_()
         except SxError as e:

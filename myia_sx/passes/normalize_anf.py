@@ -1,4 +1,4 @@
-"""normalize_anf: Lcore (resolved) -> Lanf.
+"""normalize_anf: Lresolved -> Lanf.
 
 Removes: nested compound expressions.  Adds: temporaries named ``t%k``.
 
@@ -19,7 +19,7 @@ Invariants of the output:
   - consecutive ``let`` bindings are merged into one ``let``; ``(. e f g)``
     becomes one access per field.
 
-Requires resolved input (unique binders), so flattening a nested ``let``
+Requires Lresolved input (unique binders), so flattening a nested ``let``
 cannot capture a name.
 """
 

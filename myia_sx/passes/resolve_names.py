@@ -1,4 +1,4 @@
-"""resolve_names: Lcore -> Lcore (alpha-renamed, closed).
+"""resolve_names: Lcore -> Lresolved (alpha-renamed, closed).
 
 Removes: shadowing and unbound names.  Adds: nothing.
 
@@ -11,7 +11,11 @@ Invariants of the output:
     top-level definition (of this module or of the environment, e.g. earlier
     REPL input) or a primitive; anything else is an :class:`SxNameError` at the
     symbol's span, with suggestions for likely misspellings;
-  - a top-level name is defined once per module.
+  - a top-level name is defined once per module, and no module but a
+    library defines a name that starts with ``%`` (those are the compiler's:
+    primitives such as ``%sens+``, derivative rules ``%d/NAME``);
+  - a reference to ``g%J`` where the environment defines ``g`` is bound: the
+    environment makes that J-transform on demand.
 """
 
 from __future__ import annotations
@@ -32,24 +36,34 @@ def run(module, ctx):
         name = core.top_level_name(form)
         if name is None:
             continue
+        if name.name.startswith("%") and len(name.name) > 1 and not ctx.library:
+            raise SxNameError(f"cannot define {name.name}: names that start with % are "
+                              "reserved for the compiler", name.span)
         if name.name in defined:
             err = SxNameError(f"{name.name} is defined twice in this module", name.span)
             err.add_note("first defined here", defined[name.name].span)
             raise err
         defined[name.name] = name
     globals_ = set(defined) | set(ctx.global_names)
-    r = _Resolver(globals_, NameSupply(module))
+    r = _Resolver(globals_, NameSupply(module), ctx)
     return tuple(r.top(form) for form in module)
 
 
 class _Resolver(ScopedRewriter):
-    def __init__(self, globals_, supply):
+    def __init__(self, globals_, supply, ctx):
         self.globals = globals_
         self.supply = supply
+        self.ctx = ctx
         self.taken = set()
 
     def is_global(self, name):
-        return name in self.globals or name in PRIMS
+        if name in self.globals or name in PRIMS:
+            return True
+        # a J-transform name (f%J) of a global of the environment is made on demand
+        if name.endswith("%J") and self.ctx.derive(name):
+            self.globals.add(name)
+            return True
+        return False
 
     def top(self, form):
         h = head_name(form)

@@ -18,8 +18,8 @@ interpreter attaches the span of the calling form.  Scalars follow Python
 """
 
 from . import arrays, numeric, sens, sequences, syntax  # noqa: F401  (they fill the table)
-from .table import (CALL_SITE_MARKS, PRIMS, MacroSyntaxError, Prim, PrimShapeError, prim,
-                    scalar)
+from .table import (CALL_SITE_MARKS, PRIMS, MacroSyntaxError, Prim, PrimConst, PrimShapeError,
+                    prim, rule_name, scalar)
 
-__all__ = ["PRIMS", "Prim", "PrimShapeError", "MacroSyntaxError", "CALL_SITE_MARKS", "prim",
-           "scalar"]
+__all__ = ["PRIMS", "Prim", "PrimConst", "PrimShapeError", "MacroSyntaxError", "CALL_SITE_MARKS",
+           "prim", "rule_name", "scalar"]

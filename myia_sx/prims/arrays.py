@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..dtypes import NUMPY, dtype_of, promote
 from ..errors import SxRuntimeError, SxTypeError
 from ..forms import Keyword
 from ..values import type_name
 from .sequences import get_item
-from .table import PrimShapeError, need_array, num_or_array, prim, scalar, shape_text
+from .table import (PrimShapeError, apply_in, cast, need_array, num_or_array, prim, scalar,
+                    shape_text)
 
 @prim("@", 2)
 def _matmul(a, b):
@@ -20,10 +22,7 @@ def _matmul(a, b):
     num_or_array("@", b, 2)
     if a.ndim == 0 or b.ndim == 0:
         raise PrimShapeError(f"{shape_text(a)} @ {shape_text(b)}: @ needs rank >= 1")
-    try:
-        return scalar(np.matmul(a, b))
-    except ValueError:
-        raise PrimShapeError(f"{shape_text(a)} @ {shape_text(b)}") from None
+    return apply_in(promote(dtype_of(a), dtype_of(b)), "@", np.matmul, a, b)
 
 
 def _shape_arg(name, s):
@@ -71,14 +70,9 @@ def _ones(shape, dtype=None):
 
 
 def _scalar_dtype(v):
-    t = type(v)
-    if t is float:
-        return np.float64
-    if t is int:
-        return np.int64
-    if t is np.float32:
-        return np.float32
-    raise SxTypeError(f"expected a number, got {type_name(v)}")
+    if type(v) not in (int, float, np.float32):
+        raise SxTypeError(f"expected a number, got {type_name(v)}")
+    return NUMPY[dtype_of(v)[0]]
 
 
 @prim("full", 2, 2, {"dtype": None})
@@ -155,8 +149,10 @@ def _where(c, a, b):
         raise SxTypeError(f"where expects a bool array condition, got {type_name(c)}")
     num_or_array("where", a, 2)
     num_or_array("where", b, 3)
+    d = promote(dtype_of(a), dtype_of(b))
     try:
-        return scalar(np.where(c, a, b))
+        with np.errstate(all="ignore"):
+            return scalar(np.where(c, cast(a, d), cast(b, d)))
     except ValueError:
         raise PrimShapeError(
             f"where {shape_text(c)} {shape_text(a)} {shape_text(b)}") from None
@@ -170,34 +166,6 @@ def _size(x):
         return int(x.size)
     num_or_array("size", x, 1)
     return 1
-
-
-@prim("sens-index", 3)
-def _sens_index(like, idx, v):
-    """Zeros shaped like array like, with v at index tuple idx (the adjoint of get)."""
-    if type(like) is not np.ndarray or type(idx) is not tuple:
-        raise SxTypeError(f"sens-index expects an array and an index tuple, got "
-                          f"{type_name(like)} and {type_name(idx)}")
-    out = np.zeros(like.shape, dtype=np.result_type(like.dtype, np.float64))
-    out[tuple(idx)] = v
-    return out
-
-
-@prim("sens-cut", 4)
-def _sens_cut(like, start, end, v):
-    """A sensitivity shaped like tuple or array like: v in [start, end), zero or None elsewhere
-    (the adjoint of cut)."""
-    if v is None:
-        return None
-    if type(like) is not tuple and type(like) is not np.ndarray:
-        raise SxTypeError(f"sens-cut expects a tuple or array to shape it, got {type_name(like)}")
-    if type(like) is tuple:
-        out = [None] * len(like)
-        out[start:end] = v
-        return tuple(out)
-    out = np.zeros(like.shape, dtype=np.result_type(like.dtype, np.float64))
-    out[start:end] = v
-    return out
 
 
 @prim("get-at", 2)

@@ -8,10 +8,11 @@ import warnings
 
 import numpy as np
 
+from ..dtypes import dtype_of, promote, reduction, true_divide, unary_math
 from ..errors import SxRuntimeError, SxTypeError
 from ..values import type_name, values_equal, wrap_i64
-from .table import (NUMERIC_DTYPES, PrimShapeError, array_binop, check_axis, int_zero_divisor,
-                    is_int, num_or_array, prim, scalar, shape_text)
+from .table import (NUMERIC_DTYPES, apply_in, array_binop, cast, check_axis, int_zero_divisor,
+                    is_int, num_or_array, prim, scalar)
 
 # -- scalar and elementwise arithmetic --------------------------------------
 
@@ -48,7 +49,7 @@ def _div(a, b):
         return a / b
     if int_zero_divisor(a, b):
         raise SxRuntimeError("integer division by zero")
-    return array_binop("/", np.true_divide, a, b)
+    return array_binop("/", np.true_divide, a, b, true_divide)
 
 
 def _floor_like(name, pyop, npop, doc):
@@ -119,6 +120,7 @@ def _reduce(name, fn, x, axis, keepdims):
         check_axis(axis, x.ndim, name)
     if x.size == 0 and name in ("max", "min"):
         raise SxRuntimeError(f"{name} of an empty array")
+    x = cast(x, reduction(name, dtype_of(x)))  # the result dtype: f64 for the mean of i64
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # mean of an empty array is NaN
         return scalar(fn(x, axis=axis, keepdims=bool(keepdims)))
@@ -153,7 +155,7 @@ def _unary(name, mathfn, npfn, doc):
                     return float(npfn(np.float64(x)))
         num_or_array(name, x, 1)
         with np.errstate(all="ignore"):
-            return scalar(npfn(x))
+            return scalar(npfn(cast(x, unary_math(dtype_of(x)))))
     impl.__doc__ = doc
     prim(name, 1)(impl)
 
@@ -174,7 +176,7 @@ def _neg(x):
     if t is float:
         return -x
     num_or_array("neg", x, 1)
-    return np.negative(x)
+    return scalar(np.negative(x))
 
 
 @prim("abs", 1)
@@ -186,7 +188,7 @@ def _abs(x):
     if t is float:
         return abs(x)
     num_or_array("abs", x, 1)
-    return np.abs(x)
+    return scalar(np.abs(x))
 
 
 @prim("float", 1)
@@ -247,6 +249,9 @@ _compare(">", lambda a, b: a > b, np.greater)
 _compare(">=", lambda a, b: a >= b, np.greater_equal)
 
 
+_NUMBERS = (int, float, np.float32)
+
+
 @prim("=", 2)
 def _eq(a, b):
     """Equality: elementwise on arrays, structural on everything else."""
@@ -257,11 +262,9 @@ def _eq(a, b):
         if not (isinstance(a, (np.ndarray, int, float, np.float32, bool)) and
                 isinstance(b, (np.ndarray, int, float, np.float32, bool))):
             raise SxTypeError(f"= cannot compare {type_name(a)} with {type_name(b)}")
-        try:
-            return scalar(np.equal(a, b))
-        except ValueError:
-            raise PrimShapeError(f"{shape_text(a)} = {shape_text(b)}") from None
-    return values_equal(a, b)
+    elif not (ta in _NUMBERS and tb in _NUMBERS):  # else an f32 with a number
+        return values_equal(a, b)
+    return apply_in(promote(dtype_of(a), dtype_of(b)), "=", np.equal, a, b)
 
 
 @prim("!=", 2)

@@ -1,51 +1,320 @@
-"""Differentiation support: ``%J``, the makers of ``grad`` and friends, and the
-operations on sensitivities that the J transform generates."""
+"""Differentiation support: the values and operations the J transform
+(myia_sx/passes/differentiate.py) writes into differentiated programs.
+
+Sensitivities have the structure of the values they belong to: a number's is
+a number of its type, an array's an array of its shape and dtype, a tuple's a
+tuple of its elements', a record's a record of the same type, a closure's the
+tuple of the sensitivities of the variables it captured (in the sorted order
+of their names), a buffer's a buffer of its elements'.  ``%zero`` (the value
+:data:`~myia_sx.values.ZERO`) is the zero of every type and has its own type,
+so once argument types are known each test ``(%zero? d)`` is a constant;
+integers, booleans, strings and forms only ever have ``%zero``.
+
+``%J`` and the makers (``%grad`` ...) transform code at run time: their
+implementations come from the AD runtime (:mod:`myia_sx.ad`), which installs
+them with :func:`install_ad_runtime`; this table holds only their rows.
+"""
 
 from __future__ import annotations
 
-from .. import ad as _ad_module
-from ..errors import SxTypeError
-from ..forms import Keyword
-from ..values import type_name
-from .table import prim
+import numpy as np
 
-def _ad():
-    return _ad_module
+from ..errors import SxGradError, SxRuntimeError, SxShapeError, SxTypeError
+from ..forms import Keyword, Symbol
+from ..values import ZERO, Buffer, Closure, Record, RecordType, type_name
+from .table import Prim, constant, prim
+
+constant("%zero", ZERO, "The zero sensitivity: the zero of every type (docs/grad.md).")
+
+_FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
+
+
+def _expect(ok, who, what, v):
+    if not ok:
+        raise SxTypeError(f"{who} expects {what}, got {type_name(v)}")
+
+
+def _carries_none(x):
+    """True for a value whose sensitivity is always zero (integers, booleans,
+    None, strings, forms, integer and boolean arrays)."""
+    t = type(x)
+    if t is float or t is np.float32:
+        return False
+    if t is np.ndarray:
+        return x.dtype not in _FLOATS
+    return t not in (tuple, Buffer, Closure, Prim, RecordType) and not isinstance(x, Record)
+
+
+# -- the run-time half of differentiation (installed by myia_sx.ad) -------------------------
+
+_AD: dict = {}
+
+
+def install_ad_runtime(j, j_shallow, make):
+    """Give ``%J``, ``%J-shallow`` and the makers their implementations."""
+    _AD.update(J=j, J_shallow=j_shallow, make=make)
 
 
 @prim("%J", 1)
-def _J(f):
-    """The J-transform of a value: a function returning [value backpropagator]."""
-    return _ad().J(f)
+def _j(f):
+    """The J-transform of a value: functions become functions returning
+    [value backpropagator]; data stays as it is."""
+    return _AD["J"](f)
 
 
 @prim("%J-shallow", 1)
-def _J_shallow(c):
+def _j_shallow(c):
     """The J-transform of a closure whose captured values are J-values already."""
-    return _ad().J_shallow(c)
+    return _AD["J_shallow"](c)
 
 
-def _maker_prim(name, kind, kwargs, doc):
+def _maker(name, kind, kwargs, doc):
     def impl(jf, **kw):
-        return _ad().make(kind, jf, **kw)
+        return _AD["make"](kind, jf, **kw)
     impl.__doc__ = doc
-    prim(name, 1, 1, kwargs)(impl)
+    prim(name, 1, 1, kwargs, differentiable=False)(impl)
 
 
-_maker_prim("%grad", "grad", {"wrt": 0},
-            "(%grad (%J f) :wrt w): the gradient function of f (what grad expands to).")
-_maker_prim("%value-and-grad", "value-and-grad", {"wrt": 0},
-            "(%value-and-grad (%J f) :wrt w): f's [value gradient] function.")
-_maker_prim("%vjp", "vjp", None,
-            "(%vjp (%J f)): the function of x ... giving [(f x ...) back].")
-_maker_prim("%jvp", "jvp", None,
-            "(%jvp (%J f)): the function of [x ...] [dx ...] giving [value tangent].")
+_maker("%grad", "grad", {"wrt": 0},
+       "(%grad (%J f) :wrt w): the gradient function of f (what grad expands to).")
+_maker("%value-and-grad", "value-and-grad", {"wrt": 0},
+       "(%value-and-grad (%J f) :wrt w): f's [value gradient] function.")
+_maker("%vjp", "vjp", None, "(%vjp (%J f)): the function of x ... giving [(f x ...) back].")
+_maker("%jvp", "jvp", None,
+       "(%jvp (%J f)): the function of [x ...] [dx ...] giving [value tangent].")
+
+
+# -- sensitivities ------------------------------------------------------------------------
+
+@prim("%zero?", 1)
+def _is_zero(s):
+    """True for the zero sensitivity %zero (decided by the type of s)."""
+    return s is ZERO
+
+
+def sens_add(a, b):
+    """a + b for sensitivities of the same value (%zero is zero)."""
+    if a is ZERO:
+        return b
+    if b is ZERO:
+        return a
+    ta = type(a)
+    if ta is tuple:
+        _expect(type(b) is tuple and len(b) == len(a), "%sens+", f"a tuple of {len(a)}", b)
+        return tuple(map(sens_add, a, b))
+    if isinstance(a, Record):
+        _expect(type(b) is ta, "%sens+", f"a record {type_name(a)}", b)
+        return ta._sx_type.make(tuple(map(sens_add, a._values, b._values)))
+    if ta is Buffer:
+        _expect(type(b) is Buffer and b.n == a.n, "%sens+", f"a {type_name(a)}", b)
+        if a.base == a.n:
+            return b
+        if b.base == b.n:
+            return a
+        return Buffer(list(map(sens_add, a.elements(), b.elements())), a.n)
+    try:
+        return a + b
+    except (TypeError, ValueError):
+        raise SxTypeError(f"cannot add sensitivities {type_name(a)} and {type_name(b)}") from None
+
+
+prim("%sens+", 2)(sens_add)
+
+
+def zeros_like(x):
+    """The materialized zero sensitivity of ``x``.
+
+    A closure's stays %zero here: the interpreter does not need it, and the
+    specializer, which knows the closure's type, writes the tuple out."""
+    t = type(x)
+    if t is float:
+        return 0.0
+    if t is np.float32:
+        return np.float32(0.0)
+    if t is np.ndarray:
+        return np.zeros_like(x) if x.dtype in _FLOATS else ZERO
+    if t is tuple:
+        return tuple(map(zeros_like, x))
+    if isinstance(x, Record):
+        return t._sx_type.make(tuple(map(zeros_like, x._values)))
+    if t is Buffer:
+        # what buffers hold are backpropagators: functions, whose zero is %zero
+        return Buffer.zeros(x.n)
+    return ZERO
+
+
+prim("%zeros-like", 1)(zeros_like)
+
+
+def sens_fill(d, like):
+    """``d`` with each %zero in it replaced by zeros shaped like the matching
+    part of ``like``: after it, two sensitivities of the same value have the
+    same type, whichever path computed them."""
+    if d is ZERO:
+        return zeros_like(like)
+    t = type(d)
+    if t is tuple and type(like) is tuple and len(like) == len(d):
+        return tuple(map(sens_fill, d, like))
+    if isinstance(d, Record) and type(like) is t:
+        return t._sx_type.make(tuple(map(sens_fill, d._values, like._values)))
+    # a buffer's sensitivity is %zero or made by pushing filled elements
+    return d
+
+
+prim("%sens-fill", 2)(sens_fill)
+
+
+def _primal_zero(x):
+    t = type(x)
+    if t is bool:
+        return False
+    if t is int:
+        return 0
+    if t is float:
+        return 0.0
+    if t is np.float32:
+        return np.float32(0.0)
+    if t is np.ndarray:
+        return np.zeros_like(x)
+    return None
+
+
+def sens_out(x, s):
+    """The gradient returned for argument ``x`` from its sensitivity ``s``:
+    ``x``'s structure and types, zeros where nothing flowed back, zeros for
+    integers and booleans, None for functions and other non-numbers."""
+    t = type(x)
+    if t is tuple:
+        parts = s if type(s) is tuple and len(s) == len(x) else (ZERO,) * len(x)
+        return tuple(map(sens_out, x, parts))
+    if isinstance(x, Record):
+        parts = s._values if type(s) is t else (ZERO,) * len(x._values)
+        return t._sx_type.make(tuple(map(sens_out, x._values, parts)))
+    if s is ZERO or _carries_none(x) or t in (Closure, Prim, RecordType, Buffer):
+        return _primal_zero(x)
+    if t is float:
+        return float(s)
+    if t is np.float32:
+        return np.float32(s)
+    return np.asarray(s, dtype=x.dtype)
+
+
+prim("%sens-out", 2)(sens_out)
+
+
+@prim("%sens-get", 2)
+def _sens_get(d, i):
+    """Element i of a tuple sensitivity (%zero stays %zero)."""
+    if d is ZERO:
+        return ZERO
+    _expect(type(d) is tuple, "%sens-get", "a tuple sensitivity", d)
+    _expect(type(i) is int and -len(d) <= i < len(d), "%sens-get",
+            f"an index into a tuple of {len(d)}", i)
+    return d[i]
+
+
+@prim("%sens-at", 3)
+def _sens_at(like, i, v):
+    """A tuple sensitivity shaped like tuple like: v at index i, %zero elsewhere
+    (the adjoint of get)."""
+    if v is ZERO:
+        return ZERO
+    _expect(type(like) is tuple, "%sens-at", "a tuple to shape the sensitivity", like)
+    _expect(type(i) is int and -len(like) <= i < len(like), "%sens-at",
+            f"an index into a tuple of {len(like)}", i)
+    out = [ZERO] * len(like)
+    out[i] = v
+    return tuple(out)
+
+
+def _field_index(who, rt, name):
+    _expect(type(name) is Symbol and name.name in rt.index, who, f"a field of {rt.name}", name)
+    return rt.index[name.name]
+
+
+@prim("%field-sens", 3)
+def _field_sens(r, name, v):
+    """A record sensitivity of r's type: v in field name, %zero elsewhere (the
+    adjoint of field access)."""
+    if v is ZERO:
+        return ZERO
+    _expect(isinstance(r, Record), "%field-sens", "a record", r)
+    rt = type(r)._sx_type
+    vals = [ZERO] * len(rt.fields)
+    vals[_field_index("%field-sens", rt, name)] = v
+    return rt.make(tuple(vals))
+
+
+@prim("%sens-field", 2)
+def _sens_field(d, name):
+    """Field name of a record sensitivity (%zero stays %zero)."""
+    if d is ZERO:
+        return ZERO
+    _expect(isinstance(d, Record), "%sens-field", "a record sensitivity", d)
+    return d._values[_field_index("%sens-field", type(d)._sx_type, name)]
+
+
+def _same_structure(a, b):
+    if b is ZERO:
+        return True
+    ta, tb = type(a), type(b)
+    if ta is tuple:
+        return tb is tuple and len(a) == len(b) and all(map(_same_structure, a, b))
+    if isinstance(a, Record):
+        return tb is ta and all(map(_same_structure, a._values, b._values))
+    if ta is np.ndarray:
+        return tb is np.ndarray and a.shape == b.shape
+    if ta in (int, float, bool, np.float32):
+        return tb in (int, float, bool, np.float32) or (tb is np.ndarray and b.ndim == 0)
+    return True
+
+
+@prim("%check-like", 3)
+def _check_like(like, v, what):
+    """v, if it has the structure of like (tuples, records, array shapes); an
+    SxGradError naming what otherwise."""
+    if not _same_structure(like, v):
+        raise SxGradError(f"{what} must have the structure of {type_name(like)}, "
+                          f"got {type_name(v)}")
+    return v
+
+
+@prim("%check-tuple", 3)
+def _check_tuple(v, n, what):
+    """v, if it is a tuple of n elements (an SxGradError naming what otherwise)."""
+    if type(v) is not tuple or len(v) != n:
+        raise SxGradError(f"{what} must be a tuple of {n} (one per argument), "
+                          f"got {type_name(v)}")
+    return v
+
+
+@prim("%grad-seed", 2)
+def _grad_seed(y, f):
+    """The sensitivity that starts grad: 1 of the type of the scalar y (%zero
+    for an integer or boolean y); an error naming function f otherwise."""
+    t = type(y)
+    if t is float:
+        return 1.0
+    if t is np.float32:
+        return np.float32(1.0)
+    if t is int or t is bool:
+        return ZERO
+    if t is np.ndarray and y.ndim == 0:
+        return np.ones_like(y) if y.dtype in _FLOATS else ZERO
+    code = getattr(f, "code", None)
+    name = ""
+    if code is not None:
+        base = code.name.split("%")[0]
+        name = "" if base in ("fn", "<expr>", "") else f" {base}"
+    raise SxGradError(f"grad needs a function whose output is a scalar, got {type_name(y)} "
+                      f"from{name or ' the function'} (use vjp for other outputs)",
+                      getattr(code, "span", None))
 
 
 @prim("%param-index", 2)
 def _param_index(f, k):
     """1 + the position of the parameter named by keyword k in function f's
-    parameters (where a backpropagator puts its sensitivity)."""
+    parameters (where its backpropagator puts that parameter's sensitivity)."""
     code = getattr(f, "code", None)
     names = code.param_names if code is not None else ()
     if type(k) is not Keyword or k.name not in names:
@@ -54,105 +323,166 @@ def _param_index(f, k):
     return 1 + names.index(k.name)
 
 
-@prim("%zero?", 1)
-def _sens_zero(s):
-    """True for the zero sensitivity (None): a backpropagator skips its work then."""
-    return s is None
+# -- arrays: undoing broadcasting and reductions ---------------------------------------------
+
+def _sum_to(d, shape):
+    extra = d.ndim - len(shape)
+    if extra < 0:
+        raise SxShapeError(f"unbroadcast: a sensitivity of shape {d.shape} does not "
+                           f"broadcast from shape {shape}")
+    if extra:
+        d = d.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and d.shape[i] != 1)
+    if axes:
+        d = d.sum(axis=axes, keepdims=True)
+    if d.shape != shape:
+        raise SxShapeError(f"unbroadcast: a sensitivity of shape {d.shape} does not "
+                           f"broadcast from shape {shape}")
+    return d
 
 
-@prim("%sens+", 2)
-def _sens_add(a, b):
-    """Add two sensitivities (None is zero; tuples, records and closure sensitivities by part)."""
-    return _ad().sens_add(a, b)
+def unbroadcast(d, x):
+    """The sensitivity of argument x from d, the sensitivity of an elementwise
+    result: summed down to x's shape (undoing broadcasting), of x's dtype,
+    %zero for an integer or boolean x; element by element for tuples."""
+    if d is ZERO:
+        return ZERO
+    t = type(x)
+    if t is tuple:
+        _expect(type(d) is tuple and len(d) == len(x), "unbroadcast",
+                f"a tuple of {len(x)}", d)
+        return tuple(map(unbroadcast, d, x))
+    if _carries_none(x):
+        return ZERO
+    if t is np.ndarray:
+        d = np.asarray(d)
+        return _sum_to(d, x.shape).astype(x.dtype, copy=False)
+    total = d.sum() if type(d) is np.ndarray else d
+    return np.float32(total) if t is np.float32 else float(total)
 
 
-@prim("%sens-out", 2)
-def _sens_out(x, s):
-    """The gradient for x from its sensitivity s: x's structure, zeros where None."""
-    return _ad().sens_out(x, s)
-
-
-@prim("%sens-get", 2)
-def _sens_get(d, i):
-    """Element i of a tuple sensitivity (None stays None)."""
-    return _ad().sens_get(d, i)
-
-
-@prim("%sens-at", 3)
-def _sens_at(like, i, v):
-    """A tuple sensitivity shaped like tuple like: v at i, None elsewhere."""
-    return _ad().sens_at(like, i, v)
-
-
-@prim("%env-sens", 0, None)
-def _env_sens(*kv):
-    """(%env-sens 'x dx ...): the sensitivity of a closure's captured variables."""
-    return _ad().env_sens(*kv)
-
-
-@prim("%env-get", 2)
-def _env_get(e, k):
-    """The sensitivity of captured variable k in a closure sensitivity (None if none)."""
-    return _ad().env_get(e, k)
-
-
-@prim("%field-sens", 3)
-def _field_sens(r, name, v):
-    """A record sensitivity of r's type: v in field name, None elsewhere."""
-    return _ad().field_sens(r, name, v)
-
-
-@prim("%sens-field", 2)
-def _sens_field(d, name):
-    """Field name of a record sensitivity (None stays None)."""
-    return _ad().sens_field(d, name)
-
-
-@prim("%check-like", 3)
-def _check_like(like, v, what):
-    """v, if it has the structure of like (an SxGradError naming what otherwise)."""
-    return _ad().check_like(like, v, what)
-
-
-@prim("%check-tuple", 3)
-def _check_tuple(v, n, what):
-    """v, if it is a tuple of n elements (an SxGradError naming what otherwise)."""
-    return _ad().check_tuple(v, n, what)
-
-
-@prim("%grad-seed", 1, 2)
-def _grad_seed(y, f=None):
-    """1 of the type of scalar y (an error for a non-scalar output of function f): where grad starts."""
-    return _ad().grad_seed(y, f)
-
-
-@prim("unbroadcast", 2)
-def _unbroadcast(d, x):
-    """Sum sensitivity d down to the shape of x (undo broadcasting)."""
-    return _ad().unbroadcast(d, x)
+prim("unbroadcast", 2)(unbroadcast)
 
 
 @prim("unreduce", 4)
 def _unreduce(d, x, axis, keepdims):
-    """Broadcast the sensitivity d of a reduction over axis back to x's shape."""
-    return _ad().unreduce(d, x, axis, keepdims)
-
-
-@prim("%zeros-like", 1)
-def _zeros_like(x):
-    """The zero of x's type and structure (tuples and records by part)."""
-    return _ad().zeros_like(x)
-
+    """Broadcast the sensitivity d of a reduction of x over axis back to x's
+    shape (%zero for an integer x)."""
+    if d is ZERO or _carries_none(x):
+        return ZERO
+    if type(x) is not np.ndarray:
+        return d
+    d = np.asarray(d)
+    try:
+        if axis is not None and not keepdims:
+            axes = axis if type(axis) is tuple else (axis,)
+            d = np.expand_dims(d, tuple(a % x.ndim for a in axes))
+        return np.broadcast_to(d, x.shape).astype(x.dtype)
+    except (ValueError, TypeError):
+        raise SxShapeError(f"unreduce: a sensitivity of shape {d.shape} does not come from "
+                           f"reducing shape {x.shape} over axis {axis}") from None
 
 
 @prim("split-like", 3)
 def _split_like(d, xs, axis):
-    """Cut d (a concatenation along axis) into pieces shaped like the tuple xs."""
-    return _ad().split_like(d, xs, axis)
+    """Cut d (the sensitivity of a concatenation along axis) into the
+    sensitivities of the pieces xs (%zero for integer pieces)."""
+    if d is ZERO:
+        return ZERO
+    _expect(type(xs) is tuple and xs, "split-like", "a non-empty tuple of pieces", xs)
+    if all(type(x) is tuple for x in xs):
+        _expect(type(d) is tuple, "split-like", "a tuple to split", d)
+        out, i = [], 0
+        for x in xs:
+            out.append(d[i:i + len(x)])
+            i += len(x)
+        return tuple(out)
+    _expect(type(d) is np.ndarray and all(type(x) is np.ndarray and x.ndim for x in xs),
+            "split-like", "an array and a tuple of arrays", d)
+    bounds = np.cumsum([x.shape[axis] for x in xs])[:-1]
+    return tuple(ZERO if _carries_none(x) else p.astype(x.dtype, copy=False)
+                 for x, p in zip(xs, np.split(d, bounds, axis=axis)))
 
 
 @prim("join-like", 3)
 def _join_like(ds, xs, axis):
-    """Concatenate pieces ds (None: zeros shaped like the piece of xs) along axis."""
-    return _ad().join_like(ds, xs, axis)
+    """Concatenate the sensitivities ds of the pieces xs along axis (%zero
+    pieces as zeros): the adjoint of split-like."""
+    if ds is ZERO:
+        return ZERO
+    _expect(type(ds) is tuple and type(xs) is tuple and len(ds) == len(xs) and xs,
+            "join-like", "two tuples of the same length", ds)
+    if all(type(x) is tuple for x in xs):
+        return tuple(v for d, x in zip(ds, xs) for v in sens_fill(d, x))
+    parts = [np.zeros(x.shape) if d is ZERO else d for d, x in zip(ds, xs)]
+    _expect(all(type(p) is np.ndarray and p.ndim for p in parts), "join-like",
+            "pieces that are all tuples or all arrays", parts[0])
+    return np.concatenate(parts, axis=axis)
 
+
+def _zeros_for(like):
+    return np.zeros(like.shape, like.dtype if like.dtype in _FLOATS else np.float64)
+
+
+@prim("sens-index", 3)
+def _sens_index(like, idx, v):
+    """Zeros shaped like array like, with v at index tuple idx (the adjoint of
+    get on arrays)."""
+    if v is ZERO:
+        return ZERO
+    if type(like) is not np.ndarray or type(idx) is not tuple:
+        raise SxTypeError(f"sens-index expects an array and an index tuple, got "
+                          f"{type_name(like)} and {type_name(idx)}")
+    out = _zeros_for(like)
+    out[idx] = v
+    return out
+
+
+@prim("sens-cut", 4)
+def _sens_cut(like, start, end, v):
+    """A sensitivity shaped like tuple or array like: v in [start, end), zero
+    elsewhere (the adjoint of cut)."""
+    if v is ZERO:
+        return ZERO
+    if type(like) is tuple:
+        _expect(type(v) is tuple, "sens-cut", "a tuple sensitivity", v)
+        out = [ZERO] * len(like)
+        out[start:end] = v
+        return tuple(out)
+    _expect(type(like) is np.ndarray, "sens-cut", "a tuple or array to shape it", like)
+    out = _zeros_for(like)
+    out[start:end] = v
+    return out
+
+
+# -- buffers: what a differentiated loop saves for its backward pass ----------------------------
+
+@prim("%buf-new", 0, differentiable=False)
+def _buf_new():
+    """A new empty buffer."""
+    return Buffer([], 0)
+
+
+def _buffer(who, b):
+    _expect(type(b) is Buffer, who, "a buffer", b)
+    return b
+
+
+@prim("%buf-push", 2)
+def _buf_push(b, x):
+    """Buffer b with x added at its end."""
+    return _buffer("%buf-push", b).push(x)
+
+
+@prim("%buf-pop", 1)
+def _buf_pop(b):
+    """[rest last]: the buffer without its last element, and that element."""
+    if _buffer("%buf-pop", b).n == 0:
+        raise SxRuntimeError("%buf-pop of an empty buffer")
+    return b.pop()
+
+
+@prim("%buf-len", 1)
+def _buf_len(b):
+    """The number of elements of buffer b."""
+    return _buffer("%buf-len", b).n

@@ -7,8 +7,9 @@ import itertools
 
 import numpy as np
 
+from ..dtypes import NUMPY, dtype_of, promote
 from ..errors import SxRuntimeError, SxTypeError
-from ..forms import Form, Keyword, Seq, Symbol, Vec
+from ..forms import Seq
 from ..values import Closure, Record, RecordType, type_name
 from .table import Prim, PrimShapeError, check_axis, check_index, num_or_array, prim, scalar, shape_text
 
@@ -78,7 +79,7 @@ def _concat(*xs, axis=0):
                 raise PrimShapeError("concat of a rank-0 array")
         check_axis(axis, xs[0].ndim, "concat")
         try:
-            return np.concatenate(xs, axis=axis)
+            return np.concatenate(xs, axis=axis, dtype=NUMPY[promote(*map(dtype_of, xs))])
         except ValueError:
             raise PrimShapeError(" ++ ".join(shape_text(x) for x in xs)) from None
     if all(type(x) is tuple for x in xs):
@@ -138,9 +139,4 @@ _pred("number?", lambda x: type(x) in (int, float, np.float32), "True for a numb
 _pred("bool?", lambda x: type(x) is bool, "True for a bool.")
 _pred("none?", lambda x: x is None, "True for None.")
 _pred("function?", lambda x: type(x) in (Closure, Prim, RecordType), "True for a function.")
-_pred("symbol?", lambda x: type(x) is Symbol, "True for a symbol.")
-_pred("keyword?", lambda x: type(x) is Keyword, "True for a keyword.")
-_pred("string?", lambda x: type(x) is str, "True for a string.")
-_pred("list?", lambda x: type(x) is Form, "True for a parenthesised form.")
-_pred("vector?", lambda x: type(x) is Vec, "True for a bracket form.")
 

@@ -11,13 +11,13 @@ from ..printer import dump_atom
 from ..values import type_name
 from .table import CALL_SITE_MARKS, MacroSyntaxError, prim
 
-@prim("list", 0, None)
+@prim("list", 0, None, differentiable=False)
 def _list(*xs):
     """A parenthesised form of the arguments."""
     return Form(xs)
 
 
-@prim("vector", 0, None)
+@prim("vector", 0, None, differentiable=False)
 def _vector(*xs):
     """A bracket form of the arguments."""
     return Vec(xs)
@@ -26,7 +26,7 @@ def _vector(*xs):
 _gensym_counter = itertools.count(1)
 
 
-@prim("gensym", 0, 1)
+@prim("gensym", 0, 1, differentiable=False)
 def _gensym(base="g"):
     """A fresh symbol, base%gN (names with % are the compiler's: do not write them)."""
     if isinstance(base, Symbol):
@@ -36,7 +36,7 @@ def _gensym(base="g"):
     return Symbol(f"{base}%g{next(_gensym_counter)}")
 
 
-@prim("unhygienic", 1)
+@prim("unhygienic", 1, differentiable=False)
 def _unhygienic(s):
     """Inside a macro: symbol s as if the user wrote it at the call site, so it
     binds and refers in the user's code (anaphoric macros, e.g. loop's recur)."""
@@ -48,7 +48,7 @@ def _unhygienic(s):
     return Symbol(s.name, s.span, marks)
 
 
-@prim("syntax-error", 1, 2)
+@prim("syntax-error", 1, 2, differentiable=False)
 def _syntax_error(message, form=None):
     """Inside a macro: report a syntax error at form (else at the macro call)."""
     if type(message) is not str:
@@ -56,7 +56,7 @@ def _syntax_error(message, form=None):
     raise MacroSyntaxError(message, getattr(form, "span", None))
 
 
-@prim("str", 0, None)
+@prim("str", 0, None, differentiable=False)
 def _str(*xs):
     """Concatenate strings, names of symbols and keywords, and numbers as text."""
     out = []
@@ -74,7 +74,7 @@ def _str(*xs):
     return "".join(out)
 
 
-@prim("symbol", 1)
+@prim("symbol", 1, differentiable=False)
 def _symbol(name):
     """The symbol with the given name (a string)."""
     if type(name) is not str or not name:
@@ -82,7 +82,7 @@ def _symbol(name):
     return Symbol(name)
 
 
-@prim("name", 1)
+@prim("name", 1, differentiable=False)
 def _name(x):
     """The name of a symbol or keyword, as a string."""
     if type(x) in (Symbol, Keyword):
@@ -90,3 +90,15 @@ def _name(x):
     raise SxTypeError(f"name expects a symbol or keyword, got {type_name(x)}")
 
 
+def _form_pred(name, test, doc):
+    def impl(x):
+        return test(x)
+    impl.__doc__ = doc
+    prim(name, 1, differentiable=False)(impl)
+
+
+_form_pred("symbol?", lambda x: type(x) is Symbol, "True for a symbol.")
+_form_pred("keyword?", lambda x: type(x) is Keyword, "True for a keyword.")
+_form_pred("string?", lambda x: type(x) is str, "True for a string.")
+_form_pred("list?", lambda x: type(x) is Form, "True for a parenthesised form.")
+_form_pred("vector?", lambda x: type(x) is Vec, "True for a bracket form.")

@@ -8,8 +8,10 @@ import contextvars
 
 import numpy as np
 
+from ..dtypes import NUMPY, dtype_of, promote
 from ..errors import SxRuntimeError, SxShapeError, SxSyntaxError, SxTypeError
 from ..values import type_name
+
 
 class MacroSyntaxError(SxSyntaxError):
     """A syntax error a macro reports about its input (``syntax-error``)."""
@@ -26,12 +28,22 @@ class PrimShapeError(SxShapeError):
 
 
 class Prim:
-    """One row of the primitive table."""
+    """One row of the primitive table.
+
+    ``grad`` names the derivative rule: the library function (defined with
+    ``defrule`` in prelude/derivatives.sx) that the J transform calls for this
+    primitive, or None for a primitive that has none.  A rule gets the
+    positional arguments one by one (as one tuple for a primitive of variable
+    arity), then the keyword arguments in the order of ``kwargs``, the result
+    ``out`` and its sensitivity ``dout``, and returns the tuple of the
+    sensitivities of the positional arguments.  Rule names start with ``%``,
+    which no module may define, so user code cannot change a derivative."""
 
     __slots__ = ("name", "impl", "min_args", "max_args", "kwargs", "doc",
                  "type_rule", "grad", "emit")
+    sx_type_name = "primitive"
 
-    def __init__(self, name, impl, min_args, max_args, kwargs=None, doc=""):
+    def __init__(self, name, impl, min_args, max_args, kwargs=None, doc="", grad=None):
         self.name = name
         self.impl = impl
         self.min_args = min_args
@@ -39,8 +51,13 @@ class Prim:
         self.kwargs = dict(kwargs or {})
         self.doc = doc
         self.type_rule = None
-        self.grad = None
+        self.grad = grad
         self.emit = None
+
+    @property
+    def variadic(self):
+        """True when the arity varies (the derivative rule takes a tuple)."""
+        return self.min_args != self.max_args
 
     def arity_text(self):
         lo, hi = self.min_args, self.max_args
@@ -54,16 +71,43 @@ class Prim:
         return f"<primitive {self.name}>"
 
 
-PRIMS: dict[str, Prim] = {}
+class PrimConst:
+    """A row of the table that names a constant rather than a function
+    (``%zero``, the zero sensitivity)."""
+
+    __slots__ = ("name", "value", "doc")
+
+    def __init__(self, name, value, doc):
+        self.name = name
+        self.value = value
+        self.doc = doc
+
+    def __repr__(self):
+        return f"<constant {self.name}>"
 
 
-def prim(name, min_args, max_args=-1, kwargs=None):
-    """Register the decorated function as primitive ``name``."""
+PRIMS: dict[str, Prim | PrimConst] = {}
+
+
+def rule_name(name):
+    """The name of the derivative rule of primitive ``name``."""
+    return "%d/" + name
+
+
+def prim(name, min_args, max_args=-1, kwargs=None, differentiable=True):
+    """Register the decorated function as primitive ``name`` (with the
+    derivative rule :func:`rule_name` unless not ``differentiable``)."""
     def deco(fn):
         hi = min_args if max_args == -1 else max_args
-        PRIMS[name] = Prim(name, fn, min_args, hi, kwargs, (fn.__doc__ or "").strip())
+        PRIMS[name] = Prim(name, fn, min_args, hi, kwargs, (fn.__doc__ or "").strip(),
+                           rule_name(name) if differentiable else None)
         return fn
     return deco
+
+
+def constant(name, value, doc):
+    """Register the constant ``value`` under ``name``."""
+    PRIMS[name] = PrimConst(name, value, doc)
 
 
 # -- helpers -----------------------------------------------------------------
@@ -99,14 +143,29 @@ def shape_text(x):
     return str(tuple(x.shape)) if type(x) is np.ndarray else type_name(x)
 
 
-def array_binop(name, npop, a, b):
-    num_or_array(name, a, 1)
-    num_or_array(name, b, 2)
+def cast(x, dtype):
+    """x as a numpy value of dtype ``dtype`` (a name of :mod:`myia_sx.dtypes`);
+    an array of that dtype already is returned as it is.  (A float out of the
+    range of f32 becomes +-Inf, with a warning that callers silence.)"""
+    return np.asarray(x, dtype=NUMPY[dtype])
+
+
+def apply_in(dtype, name, npop, a, b):
+    """``npop`` on a and b, both cast to ``dtype`` first, so that numpy has no
+    promotion of its own to do."""
     try:
         with np.errstate(all="ignore"):
-            return scalar(npop(a, b))
+            return scalar(npop(cast(a, dtype), cast(b, dtype)))
     except ValueError:
         raise PrimShapeError(f"{shape_text(a)} {name} {shape_text(b)}") from None
+
+
+def array_binop(name, npop, a, b, rule=promote):
+    """``npop`` on numbers or numeric arrays, computed in the dtype ``rule``
+    (of :mod:`myia_sx.dtypes`) gives for their dtypes."""
+    num_or_array(name, a, 1)
+    num_or_array(name, b, 2)
+    return apply_in(rule(dtype_of(a), dtype_of(b)), name, npop, a, b)
 
 
 def is_int(x):
