@@ -1,7 +1,7 @@
 """myia_sx: a compiled, differentiable language for deep learning, as a Lisp.
 
 Programs are S-expressions; the same S-expressions are the source, the IR at
-every stage and the exchange format.  See ``docs/`` and ``../shared/DESIGN.md``.
+every stage and the exchange format.  See ``docs/``.
 """
 
 from .api import (Function, Module, Session, dumps, grad, jvp, load, load_string, loads, read,
@@ -9,8 +9,7 @@ from .api import (Function, Module, Session, dumps, grad, jvp, load, load_string
 from .errors import (SxError, SxGradError, SxInternalError, SxMacroError, SxNameError,
                      SxRuntimeError, SxShapeError, SxSyntaxError, SxTypeError)
 from .forms import Form, Keyword, Symbol, Vec
-
-__version__ = "0.1.0"
+from .version import __version__
 
 
 def install_import_hook():

@@ -34,6 +34,7 @@ from .forms import Form, Symbol, Vec
 from .passes import differentiate as dj
 from .passes.names import NameSupply
 from .passes.normalize_anf import _Normalizer
+from .passes.resolve_names import resolve_expr
 from .prims import PRIMS, Prim
 from .prims.sens import install_ad_runtime
 from .values import Buffer, Closure, Record, RecordType, type_name
@@ -174,6 +175,18 @@ def _group(code):
     return sub, sorted(free - reached)
 
 
+def _resolved_group(pairs, free, world, supply):
+    """The letrec ``pairs`` with their local binders renamed apart and their
+    bodies in Lanf (the group's names and ``free`` stay as they are)."""
+    names = {n.name for n, _ in pairs} | set(free)
+    out = []
+    for n, f in pairs:
+        f = resolve_expr(f, lambda v: v in names or world.lookup(v) is not None, supply)
+        out.append((n, Form((f.items[0], f.items[1], _Normalizer(supply).body(f.items[2])),
+                            f.span)))
+    return tuple(out)
+
+
 def _symbol_names(x):
     out, stack = set(), [x]
     while stack:
@@ -217,12 +230,14 @@ def _j_code(code):
             # transformed with its group: a loop stays a loop
             sub, free = _group(code)
             supply = NameSupply(tuple(f for _, f in sub))
+            sub = _resolved_group(sub, free, world, supply)
             steps, jme = dj.j_group(sub, world, supply, None, code.letrec[1])
             body = dj.wrap_steps(steps, jme)
         else:
-            fn = code.fn_form
             free = code.free_names
-            supply = NameSupply((fn,))
+            supply = NameSupply((code.fn_form,))
+            fn = resolve_expr(code.fn_form, lambda n: n in free or world.lookup(n) is not None,
+                              supply)
             fn = Form((fn.items[0], fn.items[1], _Normalizer(supply).body(fn.items[2])),
                       fn.span)
             jfn, _ = dj.j_fn(fn, world, supply)

@@ -166,13 +166,32 @@ class Seq:
         return self._hash
 
     def __repr__(self):
-        from .printer import dumps
+        # a debugging view (myia_sx.printer writes forms as text to read back)
+        parts = []
+        stack = [self]
+        while stack:
+            x = stack.pop()
+            if isinstance(x, Seq):
+                opening, closing = ("(", ")") if type(x) is Form else ("[", "]")
+                stack.append(_Tok(closing))
+                for i, y in enumerate(reversed(x.items)):
+                    stack.append(y)
+                    if i < len(x.items) - 1:
+                        stack.append(_Tok(" "))
+                parts.append(opening)
+            elif type(x) is _Tok:
+                parts.append(str(x))
+            elif type(x) is Symbol:
+                parts.append(x.name)
+            elif type(x) is Keyword:
+                parts.append(":" + x.name)
+            else:
+                parts.append(repr(x))
+        return f"{type(self).__name__}<{''.join(parts)}>"
 
-        try:
-            text = dumps(self)
-        except ValueError:
-            text = "..."
-        return f"{type(self).__name__}<{text}>"
+
+class _Tok(str):
+    """Punctuation on the stack of :meth:`Seq.__repr__`."""
 
 
 class Form(Seq):

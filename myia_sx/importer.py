@@ -16,7 +16,7 @@ The loader caches compiled forms in ``__pycache__/NAME.sxc`` next to the
 source.  A cache file holds the forms after the last pass, with every span and
 source text, in a flat encoding (so forms of any depth are stored without
 recursion) written with :mod:`marshal`; it is used only if its key, a hash of
-the cache format, ``myia_sx.__version__``, the source path and text, the path
+the cache format, ``myia_sx.version.__version__``, the source path and text, the path
 and contents of every library file the compilation read and the ``.sx`` files
 beside them, matches.  An unreadable, corrupt or stale file is ignored and
 rewritten; an unwritable ``__pycache__`` means no caching.  ``MYIA_SX_CACHE=0``
@@ -33,9 +33,7 @@ import marshal
 import os
 import sys
 
-import myia_sx
-
-from . import api
+from . import api, version
 from .forms import Form, Keyword, Source, Span, Symbol, Vec
 from .values import mangle
 
@@ -133,14 +131,14 @@ def cache_path(source_path: str) -> str:
 def cache_key(text: str, filename: str, dependencies) -> str:
     """The hex digest that a cache file must carry to be used.
 
-    It covers the cache format, ``myia_sx.__version__``, the source's path
+    It covers the cache format, ``myia_sx.version.__version__``, the source's path
     (spans name it) and text, each library file's path (a ``str``) and
     contents (a missing file counts as changed), and the names of the ``.sx``
     files in the library files' folders (so that a file added to ``prelude/``
     counts too).
     """
     folders = sorted({os.path.dirname(path) for path in dependencies})
-    parts = (MAGIC.decode(), myia_sx.__version__, filename, _digest(text.encode("utf-8")),
+    parts = (MAGIC.decode(), version.__version__, filename, _digest(text.encode("utf-8")),
              tuple((path, _file_digest(path)) for path in dependencies),
              tuple((folder, _sx_files(folder)) for folder in folders))
     return _digest(repr(parts).encode("utf-8"))

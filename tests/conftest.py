@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from myia_sx import pipeline
 from myia_sx.forms import Form, Vec
@@ -14,6 +15,12 @@ from myia_sx.forms import Form, Vec
 # Every compilation in the test suite checks the output of every pass against
 # the language the pass writes (myia_sx.languages).
 pipeline.VERIFY = True
+
+# Every hypothesis test of the suite draws the same examples on every run and
+# machine (derandomized, no example database), without time limits; a failure
+# prints the blob that reproduces it.
+settings.register_profile("sx", derandomize=True, deadline=None, print_blob=True)
+settings.load_profile("sx")
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAMS = ROOT / "tests" / "programs"

@@ -250,7 +250,7 @@ def test_cache_key(tmp_path, monkeypatch):
     (lib / "extra.sx").write_text("(def one 1)")        # a new library file beside it
     added = importer.cache_key(MODEL, "/m/model.sx", deps)
     assert added != changed
-    monkeypatch.setattr(myia_sx, "__version__", "99.0")
+    monkeypatch.setattr(myia_sx.version, "__version__", "99.0")
     assert importer.cache_key(MODEL, "/m/model.sx", deps) != added
     dependency.unlink()
     assert importer.cache_key(MODEL, "/m/model.sx", deps) != added

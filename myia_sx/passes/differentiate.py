@@ -907,19 +907,26 @@ def maker_form(kind, params, wrt, jf, fresh, span=None):
         back_fn = F(S("fn"), Vec([ct]), F(S("let"), Vec(binds), Vec(gs)))
         return F(S("fn"), Vec(xs), F(S("let"), Vec(head + [back, back_fn]), Vec([y, back])))
     # jvp: the tangent is the transpose of the (linear) backpropagator, got by
-    # differentiating it: a vjp of the vjp
+    # differentiating it: a vjp of the vjp.  The function differentiated, back,
+    # runs the forward pass itself, so its J-transform is that of known code
+    # (jf's), made ahead of time when jf is known, never of the closures a run
+    # of the forward pass left behind.
     primals, tangents, dxs = S(fresh("primals")), S(fresh("tangents")), S(fresh("dxs"))
     ct, back, jback, z = S(fresh("ct")), S(fresh("back")), S(fresh("jback")), S(fresh("z"))
     zy, bpb, deb, dct, t = (S(fresh("zy")), S(fresh("bpb")), S(fresh("denv")), S(fresh("dct")),
                             S(fresh("t")))
+    y2, bp2, bde = S(fresh("y")), S(fresh("bp")), S(fresh("denv"))
     bds = [S(fresh("d")) for _ in xs]
-    bde = S(fresh("denv"))
-    back_fn = F(S("fn"), Vec([ct]), F(S("let"), Vec([Vec([bde, *bds]), F(bp, ct)]), Vec(bds)))
-    binds = [Vec(xs), L(S("%check-tuple"), primals, n, "jvp's primals"),
-             dxs, L(S("%check-like"), primals, tangents, "jvp's tangents")] + head + [
-        back, back_fn, jback, F(S("%J"), back), z, F(S("%zeros-like"), y),
-        Vec([zy, bpb]), F(jback, z), Vec([deb, dct]), F(bpb, dxs),
-        t, F(S("%sens-out"), y, dct)]
+    jprimals = S(fresh("jprimals"))
+    back_fn = F(S("fn"), Vec([ct]), F(S("let"), Vec([Vec([y2, bp2]), F(jf, *js),
+                                                     Vec([bde, *bds]), F(bp2, ct)]), Vec(bds)))
+    binds = [jprimals, F(S("%J"), primals),
+             Vec(js), L(S("%check-tuple"), jprimals, n, "jvp's primals"),
+             dxs, L(S("%check-like"), primals, tangents, "jvp's tangents"),
+             Vec([y, bp]), F(jf, *js),
+             back, back_fn, jback, F(S("%J"), back), z, F(S("%zeros-like"), y),
+             Vec([zy, bpb]), F(jback, z), Vec([deb, dct]), F(bpb, dxs),
+             t, F(S("%sens-out"), y, dct)]
     return F(S("fn"), Vec([primals, tangents]), F(S("let"), Vec(binds), Vec([y, t])))
 
 

@@ -49,6 +49,16 @@ def run(module, ctx):
     return tuple(r.top(form) for form in module)
 
 
+def resolve_expr(x, is_global, supply):
+    """Expression ``x`` with its local binders renamed apart, as this pass
+    renames them (``is_global(name)`` tells the names bound outside it).
+    For code that did not come through the pass: the J transform of a
+    closure compiled from an earlier stage's output."""
+    r = _Resolver(set(), supply, None)
+    r.is_global = is_global
+    return r.expr(x, ())
+
+
 class _Resolver(ScopedRewriter):
     def __init__(self, globals_, supply, ctx):
         self.globals = globals_

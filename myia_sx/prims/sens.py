@@ -8,7 +8,10 @@ tuple of the sensitivities of the variables it captured (in the sorted order
 of their names), a buffer's a buffer of its elements'.  ``%zero`` (the value
 :data:`~myia_sx.values.ZERO`) is the zero of every type and has its own type,
 so once argument types are known each test ``(%zero? d)`` is a constant;
-integers, booleans, strings and forms only ever have ``%zero``.
+integers, booleans, strings and forms only ever have ``%zero``.  A
+sensitivity shaped like ``%zero`` (``%sens-at``, ``%field-sens``,
+``sens-index`` ... given ``%zero`` as the value to take the shape of) is
+``%zero``: the sensitivity of a value of the zero type is zero.
 
 ``%J`` and the makers (``%grad`` ...) transform code at run time: their
 implementations come from the AD runtime (:mod:`myia_sx.ad`), which installs
@@ -150,7 +153,7 @@ def sens_fill(d, like):
     """``d`` with each %zero in it replaced by zeros shaped like the matching
     part of ``like``: after it, two sensitivities of the same value have the
     same type, whichever path computed them."""
-    if d is ZERO:
+    if d is ZERO or like is ZERO:
         return zeros_like(like)
     t = type(d)
     if t is tuple and type(like) is tuple and len(like) == len(d):
@@ -217,7 +220,7 @@ def _sens_get(d, i):
 def _sens_at(like, i, v):
     """A tuple sensitivity shaped like tuple like: v at index i, %zero elsewhere
     (the adjoint of get)."""
-    if v is ZERO:
+    if v is ZERO or like is ZERO:
         return ZERO
     _expect(type(like) is tuple, "%sens-at", "a tuple to shape the sensitivity", like)
     _expect(type(i) is int and -len(like) <= i < len(like), "%sens-at",
@@ -236,7 +239,7 @@ def _field_index(who, rt, name):
 def _field_sens(r, name, v):
     """A record sensitivity of r's type: v in field name, %zero elsewhere (the
     adjoint of field access)."""
-    if v is ZERO:
+    if v is ZERO or r is ZERO:
         return ZERO
     _expect(isinstance(r, Record), "%field-sens", "a record", r)
     rt = type(r)._sx_type
@@ -387,7 +390,7 @@ def _unreduce(d, x, axis, keepdims):
 def _split_like(d, xs, axis):
     """Cut d (the sensitivity of a concatenation along axis) into the
     sensitivities of the pieces xs (%zero for integer pieces)."""
-    if d is ZERO:
+    if d is ZERO or xs is ZERO:
         return ZERO
     _expect(type(xs) is tuple and xs, "split-like", "a non-empty tuple of pieces", xs)
     if all(type(x) is tuple for x in xs):
@@ -408,13 +411,13 @@ def _split_like(d, xs, axis):
 def _join_like(ds, xs, axis):
     """Concatenate the sensitivities ds of the pieces xs along axis (%zero
     pieces as zeros): the adjoint of split-like."""
-    if ds is ZERO:
+    if ds is ZERO or xs is ZERO:
         return ZERO
     _expect(type(ds) is tuple and type(xs) is tuple and len(ds) == len(xs) and xs,
             "join-like", "two tuples of the same length", ds)
     if all(type(x) is tuple for x in xs):
         return tuple(v for d, x in zip(ds, xs) for v in sens_fill(d, x))
-    parts = [np.zeros(x.shape) if d is ZERO else d for d, x in zip(ds, xs)]
+    parts = [_zeros_for(x) if d is ZERO else d for d, x in zip(ds, xs)]
     _expect(all(type(p) is np.ndarray and p.ndim for p in parts), "join-like",
             "pieces that are all tuples or all arrays", parts[0])
     return np.concatenate(parts, axis=axis)
@@ -428,7 +431,7 @@ def _zeros_for(like):
 def _sens_index(like, idx, v):
     """Zeros shaped like array like, with v at index tuple idx (the adjoint of
     get on arrays)."""
-    if v is ZERO:
+    if v is ZERO or like is ZERO:
         return ZERO
     if type(like) is not np.ndarray or type(idx) is not tuple:
         raise SxTypeError(f"sens-index expects an array and an index tuple, got "
@@ -442,7 +445,7 @@ def _sens_index(like, idx, v):
 def _sens_cut(like, start, end, v):
     """A sensitivity shaped like tuple or array like: v in [start, end), zero
     elsewhere (the adjoint of cut)."""
-    if v is ZERO:
+    if v is ZERO or like is ZERO:
         return ZERO
     if type(like) is tuple:
         _expect(type(v) is tuple, "sens-cut", "a tuple sensitivity", v)
