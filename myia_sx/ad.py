@@ -119,9 +119,7 @@ def J(root):
             continue
         stack.append((v, True))
         stack.extend((c, False) for c in children)
-    keep = []   # memo is keyed by id: keep every value alive until the end
-    for v in order:
-        keep.append(v)
+    for v in order:   # (every value in memo is reachable from root: ids stay unique)
         t = type(v)
         if t is Closure:
             maker = _j_code(v.code)
@@ -164,7 +162,7 @@ def _group(code):
     forms = {n.name: f for n, f in pairs}
     reached, todo = {me}, [me]
     while todo:
-        for n in _symbol_names(forms[todo.pop()]) & set(forms) - reached:
+        for n in dj.symbol_names(forms[todo.pop()]) & set(forms) - reached:
             reached.add(n)
             todo.append(n)
     sub = tuple((n, f) for n, f in pairs if n.name in reached)
@@ -185,17 +183,6 @@ def _resolved_group(pairs, free, world, supply):
         out.append((n, Form((f.items[0], f.items[1], _Normalizer(supply).body(f.items[2])),
                             f.span)))
     return tuple(out)
-
-
-def _symbol_names(x):
-    out, stack = set(), [x]
-    while stack:
-        y = stack.pop()
-        if type(y) is Symbol:
-            out.add(y.name)
-        elif type(y) in (Form, Vec):
-            stack.extend(y.items)
-    return out
 
 
 def _inputs(c):

@@ -290,3 +290,12 @@ def test_sigmoid_gradient_is_finite_everywhere():
         g = m.main(x)
         s = 1 / (1 + math.exp(-x)) if x > -700 else 0.0
         assert math.isfinite(g) and abs(g - s * (1 - s)) < 1e-12
+
+
+def test_redefining_a_function_at_the_repl_changes_its_gradient():
+    s = myia_sx.Session()
+    s.run("(defn f [x] (* x x)) (defn g [x] ((grad f) x))")
+    assert s.run("(g 3.0)") == [("value", 6.0)]
+    s.run("(defn f [x] (* x (* x x)))")     # g's J-transform of f is made again
+    assert s.run("(g 3.0)") == [("value", 27.0)]
+    assert s.run("((grad (grad f)) 1.0)") == [("value", 6.0)]

@@ -96,15 +96,10 @@ class Global:
 
 
 class World:
-    """The global names a transform runs against.  ``lookup(name)`` gives a
-    :class:`Global` or None (not a global); ``need(jname)`` is called for each
-    global J-transform the output refers to, so that it exists."""
-
-    def lookup(self, name):
-        raise NotImplementedError
-
-    def need(self, jname):
-        raise NotImplementedError
+    """Base of the global names a transform runs against.  A subclass
+    defines ``lookup(name)``, giving a :class:`Global` or None (not a global),
+    and ``need(jname)``, called for each global J-transform the output refers
+    to, so that it exists."""
 
     def prim_global(self, name):
         row = PRIMS.get(name)
@@ -154,7 +149,8 @@ def wrap_steps(steps, tail):
     return L(S("let"), Vec(run), out) if run else out
 
 
-def _symbols(x):
+def symbol_names(x):
+    """Every symbol name in ``x``."""
     out = set()
     stack = [x]
     while stack:
@@ -169,12 +165,12 @@ def _symbols(x):
 def _live(steps, result):
     """The steps ``result`` needs (the language is pure: an unused
     sensitivity need not be computed)."""
-    used = _symbols(result)
+    used = symbol_names(result)
     kept = []
     for st in reversed(steps):
-        if _symbols(st[1]) & used:
+        if symbol_names(st[1]) & used:
             kept.append(st)
-            used |= _symbols(st[2])
+            used |= symbol_names(st[2])
     kept.reverse()
     return kept
 
@@ -186,18 +182,18 @@ def _is_self_tail_loop(name, fn):
         steps, tail = _flatten(x)
         for st in steps:
             if st[0] == "letrec":
-                if any(name in _symbols(f) for _, f in st[1]):
+                if any(name in symbol_names(f) for _, f in st[1]):
                     return False
-            elif name in _symbols(st[2]):
+            elif name in symbol_names(st[2]):
                 return False
         if head_name(tail) == "if":
-            return name not in _symbols(tail.items[1]) and ok(tail.items[2]) and \
+            return name not in symbol_names(tail.items[1]) and ok(tail.items[2]) and \
                 ok(tail.items[3])
         if type(tail) is Form and tail.items and tail.items[0] == S(name):
-            return name not in _symbols(Vec(tail.items[1:])) and \
+            return name not in symbol_names(Vec(tail.items[1:])) and \
                 len(tail.items) - 1 == len(fn.items[1].items) and \
                 not any(type(a) is Keyword for a in tail.items)
-        return name not in _symbols(tail)
+        return name not in symbol_names(tail)
     return ok(fn.items[2])
 
 
@@ -1186,7 +1182,7 @@ def run(module, ctx):
     """Do ahead of time the J-transforms the module asks for (see the module
     docstring): rewrite its definitions, and add ``(def f%J ...)`` after each
     of its functions and records whose J-transform is used."""
-    if not any("%J" in _symbols(form) for form in module):
+    if not any("%J" in symbol_names(form) for form in module):
         return module
     world = _ModuleWorld(module, ctx)
     supply = NameSupply(module)
