@@ -37,7 +37,7 @@ from .passes.normalize_anf import _Normalizer
 from .passes.resolve_names import resolve_expr
 from .prims import PRIMS, Prim
 from .prims.sens import install_ad_runtime
-from .values import Buffer, Closure, Record, RecordType, type_name
+from .values import Buffer, Closure, Record, RecordType, closure_env, type_name
 
 # The namespace of the library that defines the derivative rules (the base
 # environment; set by myia_sx.library when it builds it).  Code made here
@@ -100,7 +100,7 @@ def J(root):
         t = type(v)
         if t is Closure:
             memo[id(v)] = Closure(None, None)   # a cycle through letrec sees this one
-            children = _inputs(v)
+            children = closure_env(v)
         elif t is tuple:
             memo[id(v)] = None
             children = v
@@ -123,7 +123,7 @@ def J(root):
         t = type(v)
         if t is Closure:
             maker = _j_code(v.code)
-            made = interp.run(maker, [memo[id(x)] for x in _inputs(v)])
+            made = interp.run(maker, [memo[id(x)] for x in closure_env(v)])
             out = memo[id(v)]
             out.code, out.free = made.code, made.free
         elif t is tuple:
@@ -151,26 +151,19 @@ def J_shallow(c):
     """A closure whose captured values are J-values already: its code transformed."""
     if type(c) is not Closure:
         raise SxGradError(f"%J-shallow expects a closure, got {type_name(c)}")
-    return interp.run(_j_code(c.code), list(_inputs(c)))
+    return interp.run(_j_code(c.code), list(closure_env(c)))
 
 
-def _group(code):
-    """For the code of a letrec function: the pairs of the functions of its
-    group it reaches (itself included), and the names they capture from
-    outside the group, sorted."""
-    pairs, me = code.letrec
-    forms = {n.name: f for n, f in pairs}
-    reached, todo = {me}, [me]
-    while todo:
-        for n in dj.symbol_names(forms[todo.pop()]) & set(forms) - reached:
-            reached.add(n)
-            todo.append(n)
-    sub = tuple((n, f) for n, f in pairs if n.name in reached)
-    world = _Namespace(code.globals)
+def _group_of(letrec, ns):
+    """For a function of a letrec group (``letrec`` is ``(pairs, name)``):
+    the group's pairs and the names it captures, sorted (what each of its
+    closures captures: :func:`myia_sx.values.closure_env`)."""
+    pairs, _ = letrec
+    world = _Namespace(ns)
     free = set()
-    for _, f in sub:
+    for _, f in pairs:
         free |= set(core.free_variables(f, lambda n: world.lookup(n) is not None))
-    return sub, sorted(free - reached)
+    return tuple(pairs), sorted(free - {n.name for n, _ in pairs})
 
 
 def _resolved_group(pairs, free, world, supply):
@@ -185,53 +178,54 @@ def _resolved_group(pairs, free, world, supply):
     return tuple(out)
 
 
-def _inputs(c):
-    """The values the maker of ``c``'s J-transform is called with: what ``c``
-    captured, or, for a function of a letrec group, what its group captured."""
-    code = c.code
-    if code.letrec is None:
-        return c.free
-    names = set(_group(code)[1])
-    values, todo, seen = {}, [c], {id(c)}
-    while todo:
-        x = todo.pop()
-        for n, v in zip(x.code.free_names, x.free):
-            if n in names:
-                values[n] = v
-            elif type(v) is Closure and v.code.letrec is not None and id(v) not in seen \
-                    and v.code.letrec[0] is code.letrec[0]:
-                seen.add(id(v))
-                todo.append(v)
-    return [values[n] for n in _group(code)[1]]
+_maker_forms: dict = {}
+
+
+def j_maker_form(fn, ns, letrec, name, free=None):
+    """``(fn [free ...] ...)``, which, called with the J-values of what a
+    closure of code ``fn`` captures (its letrec group's captures for a
+    function of a group: ``letrec`` is ``(pairs, name)``), gives the
+    closure's J-transform; and the names of those parameters.  ``ns`` is the
+    namespace of the code's globals; ``free``, the names a closure of a
+    function outside a group captures (computed if not given).  Cached by
+    code."""
+    got = _maker_forms.get(id(fn))
+    if got is not None and got[0] is fn:
+        return got[1]
+    world = _Namespace(ns)
+    if letrec is not None:
+        # transformed with its group: a loop stays a loop
+        sub, free = _group_of(letrec, ns)
+        supply = NameSupply(tuple(f for _, f in sub))
+        sub = _resolved_group(sub, free, world, supply)
+        steps, jme = dj.j_group(sub, world, supply, None, letrec[1])
+        body = dj.wrap_steps(steps, jme)
+    else:
+        if free is None:
+            free = core.free_variables(fn, lambda n: world.lookup(n) is not None)
+        supply = NameSupply((fn,))
+        rfn = resolve_expr(fn, lambda n: n in free or world.lookup(n) is not None, supply)
+        rfn = Form((rfn.items[0], rfn.items[1], _Normalizer(supply).body(rfn.items[2])),
+                   rfn.span)
+        jfn, _ = dj.j_fn(rfn, world, supply)
+        me = Symbol(supply.fresh(name.split("%")[0] or "fn"))
+        body = Form((Symbol("let"), Vec([me, jfn]), me))
+    maker = Form((Symbol("fn"), Vec([Symbol(n) for n in free]), body), fn.span)
+    made = (maker, tuple(free), world.needed)
+    _maker_forms[id(fn)] = (fn, made)
+    return made
 
 
 def _j_code(code):
-    """The closure that, called with :func:`_inputs` of a closure of
+    """The closure that, called with the J-values of :func:`closure_env` of a closure of
     ``code`` turned into J-values, gives the closure's J-transform."""
     if code.j_code is None:
         if code.fn_form is None:
             raise SxGradError(f"cannot differentiate {code.name}: its code is not available",
                               code.span)
-        world = _Namespace(code.globals)
-        if code.letrec is not None:
-            # transformed with its group: a loop stays a loop
-            sub, free = _group(code)
-            supply = NameSupply(tuple(f for _, f in sub))
-            sub = _resolved_group(sub, free, world, supply)
-            steps, jme = dj.j_group(sub, world, supply, None, code.letrec[1])
-            body = dj.wrap_steps(steps, jme)
-        else:
-            free = code.free_names
-            supply = NameSupply((code.fn_form,))
-            fn = resolve_expr(code.fn_form, lambda n: n in free or world.lookup(n) is not None,
-                              supply)
-            fn = Form((fn.items[0], fn.items[1], _Normalizer(supply).body(fn.items[2])),
-                      fn.span)
-            jfn, _ = dj.j_fn(fn, world, supply)
-            me = Symbol(supply.fresh(code.name.split("%")[0] or "fn"))
-            body = Form((Symbol("let"), Vec([me, jfn]), me))
-        maker = Form((Symbol("fn"), Vec([Symbol(n) for n in free]), body), code.span)
-        code.j_code = _compile(maker, code.globals, f"{code.name}%J", world.needed)
+        maker, _, needed = j_maker_form(code.fn_form, code.globals, code.letrec, code.name,
+                                        code.free_names)
+        code.j_code = _compile(maker, code.globals, f"{code.name}%J", needed)
     return code.j_code
 
 
@@ -254,16 +248,21 @@ def _j_prim(p):
 _record_cache: dict = {}
 
 
-def _j_record(rt):
-    """The J-transform of a record constructor."""
+def _record_maker(rt):
+    """The compiled ``(fn [rec] ...)`` giving the J-transform of constructor ``rec``."""
     got = _record_cache.get(id(rt))
     if got is None or got[0] is not rt:
         supply = NameSupply(())
         maker = Form((Symbol("fn"), Vec([Symbol("rec")]),
                       dj.record_j_form(Symbol("rec"), rt.fields, supply.fresh)))
-        got = (rt, interp.run(_compile(maker, _RULES["ns"], f"{rt.name}%J"), [rt]))
+        got = (rt, _compile(maker, _RULES["ns"], f"{rt.name}%J"))
         _record_cache[id(rt)] = got
     return got[1]
+
+
+def _j_record(rt):
+    """The J-transform of a record constructor."""
+    return interp.run(_record_maker(rt), [rt])
 
 
 # -- global J-transforms, on demand -------------------------------------------------------------
@@ -309,12 +308,16 @@ def make(kind, jf, wrt=0):
     """The function maker ``kind`` builds around the J-function ``jf``."""
     if type(jf) is not Closure:
         raise SxGradError(f"{kind} needs a function, got {type_name(jf)}")
-    params = jf.code.param_names
+    return interp.run(_maker(kind, jf.code.param_names, wrt), [jf])
+
+
+def _maker(kind, params, wrt):
+    """The compiled ``(fn [jf] ...)`` of maker ``kind`` for parameters ``params``."""
     if kind in ("grad", "value-and-grad"):
         dj.check_wrt(wrt, len(params), kind)
     else:
         wrt = None
-    key = (kind, params, wrt)
+    key = (kind, tuple(params), wrt)
     maker = _maker_cache.get(key)
     if maker is None:
         supply = NameSupply(())
@@ -324,7 +327,35 @@ def make(kind, jf, wrt=0):
                                    jfs, supply.fresh)))
         maker = _compile(form, _RULES["ns"], kind)
         _maker_cache[key] = maker
-    return interp.run(maker, [jf])
+    return maker
+
+
+class InferServices:
+    """What type inference (:mod:`myia_sx.passes.infer_types`) asks of the
+    AD runtime: the code of J-transforms, as forms (the same ones the run
+    time compiles, so a code is one code), and the globals made on demand."""
+
+    @staticmethod
+    def derive(ns, name):
+        v = derive(ns, name)
+        return None if v is interp.MISSING else v
+
+    @staticmethod
+    def j_maker(code):
+        form, free, _ = j_maker_form(code.fn, code.ns, code.group, code.name)
+        return form, free
+
+    @staticmethod
+    def prim_j(prim):
+        return _j_prim(prim).code.fn_form, _RULES["ns"]
+
+    @staticmethod
+    def record_j(rt):
+        return _record_maker(rt).code.fn_form, _RULES["ns"]
+
+    @staticmethod
+    def maker(kind, params, wrt):
+        return _maker(kind, params, wrt).code.fn_form, _RULES["ns"]
 
 
 install_ad_runtime(J, J_shallow, make)

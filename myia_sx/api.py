@@ -6,14 +6,22 @@ and give a :class:`Module` whose definitions are reachable as attributes
 (``m["sum-tree"]``).  Python floats, ints, bools, None, numpy arrays (f32,
 f64, i64), tuples and records go in and come out; anything else is an
 :class:`SxTypeError` naming the argument.
+
+The functions here are the API's entry points (:func:`~myia_sx.errors.entry_point`): an
+:class:`SxError` leaving one has the frames of myia_sx taken out of its
+traceback (``MYIA_SX_TRACEBACK=1`` keeps them), and a mistake made in
+Python (a bad argument, a bad ``wrt=``) points at the Python call.
 """
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from . import ad, interp, library, pipeline
-from .errors import SxError, SxInternalError, SxSyntaxError, SxTypeError
+from .errors import (SxError, SxInternalError, SxSyntaxError, SxTypeError, entry_point,
+                     hide_internal_frames, python_site)
 from .forms import Seq
 from .prims import Prim
 from .printer import dumps as _dumps
@@ -26,11 +34,13 @@ from .values import (I64_MAX, I64_MIN, Closure, Record, RecordType, mangle,
 BACKENDS = ("interp",)
 
 
+@entry_point
 def read(text: str, filename: str = "<string>") -> tuple:
     """All forms in ``text`` (with spans)."""
     return _read(text, filename)
 
 
+@entry_point
 def loads(text: str, filename: str = "<string>"):
     """The one form in ``text``."""
     return read_one(text, filename)
@@ -43,38 +53,53 @@ def dumps(form, pretty_width: int | None = None) -> str:
     return _dumps(form)
 
 
-def load(path, backend: str | None = None, macros: dict | None = None) -> "Module":
-    """Load the ``.sx`` file at ``path`` (``macros``: as for :func:`load_string`)."""
+@entry_point
+def load(path, backend: str | None = None, macros: dict | None = None, paths=(),
+         trusted: bool = True) -> "Module":
+    """Load the ``.sx`` file at ``path`` (``macros``, ``paths``, ``trusted``:
+    as for :func:`load_string`)."""
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
     except OSError as e:
         raise FileNotFoundError(f"cannot read {path}: {e.strerror}") from None
-    return load_string(text, backend=backend, filename=str(path), macros=macros)
+    except UnicodeDecodeError:
+        raise SxSyntaxError(f"{path} is not UTF-8 text", None) from None
+    return load_string(text, backend=backend, filename=str(path), macros=macros, paths=paths,
+                       trusted=trusted)
 
 
+@entry_point
 def load_string(text: str, backend: str | None = None, filename: str = "<string>",
-                macros: dict | None = None) -> "Module":
+                macros: dict | None = None, paths=(), trusted: bool = True) -> "Module":
     """Load ``.sx`` source text.
 
     ``macros`` maps names to Python (or Hy) callables used as macros in this
     module: each is called with the argument forms of a call and returns the
-    form to use instead (hygiene applies as for ``defmacro``).
+    form to use instead (hygiene applies as for ``defmacro``).  ``paths``:
+    folders where ``require`` may also find libraries.  ``trusted=False``
+    loads a module received from elsewhere (docs/trust.md): no macro runs,
+    no function is called while it loads, and its libraries come only from
+    ``paths`` and the library root.
     """
-    return load_forms(_read(text, filename), filename, backend, macros)
+    return load_forms(_read(text, filename), filename, backend, macros, paths, trusted)
 
 
+@entry_point
 def load_forms(forms, filename: str = "<string>", backend: str | None = None,
-               macros: dict | None = None) -> "Module":
+               macros: dict | None = None, paths=(), trusted: bool = True) -> "Module":
     """Load a module given as surface forms (as the reader or the Hy bridge
-    gives them); ``macros`` as for :func:`load_string`."""
+    gives them); ``macros``, ``paths``, ``trusted`` as for :func:`load_string`.
+    Its top-level definitions may make at most ``library.LOAD_CALLS`` calls
+    of functions while it loads."""
     backend = _check_backend(backend)
     env = new_env(macros)
-    final = compile_forms(forms, env)
-    _guard("interpreter", library.load_module, env, final)
+    final = compile_forms(forms, env, paths=paths, trusted=trusted)
+    _guard("interpreter", library.load_module, env, final, paths, trusted, library.LOAD_CALLS)
     return Module(env, final, backend, filename)
 
 
+@entry_point
 def compile_source(text: str, filename: str = "<string>"):
     """Compile ``.sx`` source: ``(final forms, dependencies)``.
 
@@ -86,11 +111,12 @@ def compile_source(text: str, filename: str = "<string>"):
     return compile_forms(forms, env), library_files(env)
 
 
+@entry_point
 def module_from_forms(forms, filename: str = "<string>", backend: str | None = None):
     """A :class:`Module` from already compiled forms (as from :func:`compile_source`)."""
     backend = _check_backend(backend)
     env = new_env()
-    _guard("interpreter", library.load_module, env, forms)
+    _guard("interpreter", library.load_module, env, forms, (), True, library.LOAD_CALLS)
     return Module(env, forms, backend, filename)
 
 
@@ -128,13 +154,15 @@ def new_env(macros: dict | None = None):
     return env
 
 
-def compile_forms(forms, env, upto=None, expressions=False):
+def compile_forms(forms, env, upto=None, expressions=False, paths=(), trusted=True):
     """``forms`` after the pipeline, resolved against ``env``'s names.
 
     With ``expressions``, a top-level form that is not a definition becomes
     ``(def _ form)`` (REPL input), so its value can be read back as ``_``.
+    ``paths`` and ``trusted`` as for :func:`load_string`.
     """
-    return pipeline.compile_module(forms, library.context(env, expressions), upto)
+    return pipeline.compile_module(forms, library.context(env, expressions, paths, trusted),
+                                   upto)
 
 
 class Session:
@@ -219,6 +247,7 @@ def _check_backend(backend):
 
 
 def _guard(where, fn, *args):
+    """``fn(*args)``: user errors pass, anything else is an internal error of ``where``."""
     try:
         with pipeline.deep_recursion():
             return fn(*args)
@@ -270,6 +299,22 @@ class Module:
     def __dir__(self):
         return sorted(set(object.__dir__(self)) | {mangle(n) for n in self._names})
 
+    def evaluate(self, text: str, filename: str = "<expr>"):
+        """The value of the one sx expression in ``text``, evaluated where
+        the module's definitions, macros and libraries are visible (the
+        module itself is left as it was)."""
+        forms = _read(text, filename)
+        if len(forms) != 1:
+            raise SxSyntaxError(f"expected one expression in {filename}, got {len(forms)} forms",
+                                next((f.span for f in forms if hasattr(f, "span")), None))
+        env = self._env.copy()
+        final = compile_forms(forms, env, expressions=True)
+        if not _is_expression(final):
+            raise SxSyntaxError("expected an expression, got a definition",
+                                getattr(forms[0], "span", None))
+        _guard("interpreter", library.load_module, env, final)
+        return to_python(env.globals["_"])
+
     def __contains__(self, name):
         return name in self._env.globals
 
@@ -278,23 +323,66 @@ class Module:
 
 
 class Function:
-    """A Python callable for an sx function; converts arguments and results."""
+    """A Python callable for an sx function; converts arguments and results.
 
-    def __init__(self, closure):
+    ``name`` is what error messages call it and ``param_names`` the names
+    they give its arguments (by default, the function's own)."""
+
+    def __init__(self, closure, name=None, param_names=None):
         self.closure = closure  # a Closure, or a primitive returned as a value
-        self.name = closure.code.name if type(closure) is Closure else closure.name
-        self.__name__ = mangle(self.name)
+        code = closure.code if type(closure) is Closure else None
+        self.name = name or (interp.label(code) if code is not None else closure.name)
+        self.__name__ = mangle(code.name if code is not None else closure.name)
+        if param_names is None:
+            param_names = code.param_names if code is not None else ()
+        self.param_names = param_names
 
     def __call__(self, *args, **kwargs):
-        if type(self.closure) is Closure:
-            names, span = self.closure.code.param_names, self.closure.code.span
-        else:
-            names, span = (), None
-        sx_args = [to_sx(a, _arg_label(names, i), span) for i, a in enumerate(args)]
-        sx_kwargs = {k.replace("_", "-") if k.replace("_", "-") in names else k:
-                     to_sx(v, k, span) for k, v in kwargs.items()}
-        result = _guard("interpreter", interp.run, self.closure, sx_args, sx_kwargs or None)
+        caller = sys._getframe(1)
+        try:
+            return self._call(args, kwargs, lambda: python_site(caller))
+        except SxError as e:
+            if e.span is None:
+                e.span = python_site(caller)
+            hide_internal_frames(e)
+            raise
+
+    def _call(self, args, kwargs, site):
+        """The call, with ``site()`` the span of the Python call."""
+        names = self.param_names
+        try:
+            sx_args = [to_sx(a, _arg_label(names, i)) for i, a in enumerate(args)]
+            sx_kwargs = {k.replace("_", "-") if k.replace("_", "-") in names else k:
+                         to_sx(v, k) for k, v in kwargs.items()}
+        except SxTypeError as e:
+            if type(self.closure) is Closure:
+                interp.misfit(e, self.closure.code, site, self.name)
+            raise
+        result = _guard("interpreter", interp.run, self.closure, sx_args, sx_kwargs or None,
+                        self.name, site)
         return to_python(result)
+
+    def specialize(self, *args):
+        """The typed program of a call with ``args``: a
+        :class:`myia_sx.pipeline.Specialized` (its Lmono program, the name of
+        its entry, the result's type); cached per argument types, so a later
+        call with arguments of the same types infers nothing."""
+        caller = sys._getframe(1)
+        try:
+            if type(self.closure) is not Closure:
+                raise SxTypeError(f"{self.name} is a primitive: it has no code to specialize")
+            sx_args = [to_sx(a, _arg_label(self.param_names, i)) for i, a in enumerate(args)]
+            return pipeline.specialize(self.closure, sx_args)
+        except SxError as e:
+            if e.span is None:
+                e.span = python_site(caller)
+            hide_internal_frames(e)
+            raise
+
+    def signature(self, *args) -> str:
+        """The inferred type of a call with ``args``: ``(-> [argument types]
+        result type)``, as text (the syntax of docs/types.md)."""
+        return self.specialize(*args).signature()
 
     def __repr__(self):
         return f"<sx function {self.name}>"
@@ -310,21 +398,63 @@ _OK_DTYPES = (np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.int64),
               np.dtype(np.bool_))
 
 
-def to_sx(v, label, span=None):
-    """Check and convert a Python value passed into sx."""
+def to_sx(v, label):
+    """Check and convert a Python value passed into sx (``label`` names it in
+    errors).  Tuples and records nest to any depth: they are converted
+    without recursion."""
+    if type(v) is not tuple and not isinstance(v, Record):
+        return _leaf_to_sx(v, label, ())
+    stack = [[v, _parts(v), 0, []]]
+    while True:
+        frame = stack[-1]
+        items, i, out = frame[1], frame[2], frame[3]
+        if i < len(items):
+            frame[2] = i + 1
+            x = items[i]
+            if type(x) is tuple or isinstance(x, Record):
+                stack.append([x, _parts(x), 0, []])
+            else:
+                out.append(_leaf_to_sx(x, label, stack))
+            continue
+        stack.pop()
+        new = _rebuilt(frame[0], out)
+        if not stack:
+            return new
+        stack[-1][3].append(new)
+
+
+def _parts(v):
+    """The items of a tuple, the field values of a record."""
+    return v if type(v) is tuple else v._values
+
+
+def _rebuilt(v, items):
+    """Tuple or record ``v`` with converted ``items`` (``v`` itself for a
+    record whose fields needed no conversion)."""
+    if type(v) is tuple:
+        return tuple(items)
+    if all(a is b for a, b in zip(items, v._values)):
+        return v
+    # records are built in Python, so their fields are checked like arguments
+    return type(v)._sx_type.make(tuple(items))
+
+
+def _leaf_to_sx(v, label, stack):
+    """``to_sx`` of a value that is no tuple or record, found in the
+    containers of ``stack`` (a path for errors: ``x[2].w``)."""
     t = type(v)
     if t is float or t is bool or v is None:
         return v
     if t is int:
         if not I64_MIN <= v <= I64_MAX:
-            raise SxTypeError(f"argument {label}: integer {v} does not fit in i64", span)
+            what = f"integer {v}" if v.bit_length() < 128 else \
+                f"an integer of {v.bit_length()} bits"
+            raise SxTypeError(f"argument {_path(label, stack)}: {what} does not fit in i64")
         return v
-    if t is tuple:
-        return tuple(to_sx(x, f"{label}[{i}]", span) for i, x in enumerate(v))
     if t is np.ndarray:
         if v.dtype not in _OK_DTYPES:
-            raise SxTypeError(f"argument {label}: arrays of dtype {v.dtype} are not supported "
-                              "(use float64, float32 or int64)", span)
+            raise SxTypeError(f"argument {_path(label, stack)}: arrays of dtype {v.dtype} "
+                              "are not supported (use float64, float32 or int64)")
         return v
     if isinstance(v, np.floating):
         if t is np.float32:
@@ -332,29 +462,51 @@ def to_sx(v, label, span=None):
         if t is np.float64:
             return float(v)
     if isinstance(v, np.integer):
-        return to_sx(int(v), label, span)
+        return _leaf_to_sx(int(v), label, stack)
     if t is np.bool_:
         return bool(v)
-    if isinstance(v, Record):
-        # records are built in Python, so their fields are checked like arguments
-        vals = v._values
-        new = tuple(to_sx(x, f"{label}.{f}", span) for f, x in zip(v._fields, vals))
-        if all(a is b for a, b in zip(new, vals)):
-            return v
-        return type(v)._sx_type.make(new)
     if isinstance(v, Function):
         return v.closure
     if isinstance(v, (Seq, str)):
         return v
-    raise SxTypeError(f"argument {label}: cannot pass a Python {t.__name__} to sx "
-                      "(expected a number, bool, None, numpy array, tuple or record)", span)
+    raise SxTypeError(f"argument {_path(label, stack)}: cannot pass a Python {t.__name__} "
+                      "to sx (expected a number, bool, None, numpy array, tuple or record)")
+
+
+def _path(label, stack):
+    """``label`` followed by where the current item of each frame of
+    ``stack`` is: ``[i]`` in a tuple, ``.field`` in a record."""
+    parts = [label]
+    for v, _, i, _ in stack:
+        parts.append(f"[{i - 1}]" if type(v) is tuple else f".{v._fields[i - 1]}")
+    return "".join(parts)
 
 
 def to_python(v):
-    """Convert an sx result for Python (functions become :class:`Function`)."""
+    """Convert an sx result for Python (functions become :class:`Function`);
+    tuples nest to any depth: they are converted without recursion."""
+    if type(v) is not tuple:
+        return _leaf_to_python(v)
+    stack = [[v, 0, []]]
+    while True:
+        frame = stack[-1]
+        items, i, out = frame
+        if i < len(items):
+            frame[1] = i + 1
+            x = items[i]
+            if type(x) is tuple:
+                stack.append([x, 0, []])
+            else:
+                out.append(_leaf_to_python(x))
+            continue
+        stack.pop()
+        if not stack:
+            return tuple(out)
+        stack[-1][2].append(tuple(out))
+
+
+def _leaf_to_python(v):
     t = type(v)
-    if t is tuple:
-        return tuple(to_python(x) for x in v)
     if t is Closure or t is Prim:
         return Function(v)
     if t is RecordType:
@@ -372,28 +524,36 @@ def _sx_function(f, who):
 
 
 def _made(kind, f, wrt=0):
-    closure = _sx_function(f, kind)
-    return _guard("interpreter", ad.make, kind, ad.J(closure), to_sx(wrt, ":wrt"))
+    """The function maker ``kind`` builds around sx function ``f``, named
+    ``(kind f)`` in messages, its arguments named as ``f``'s."""
+    closure = _sx_function(f, kind.replace("-", "_"))
+    made = _guard("interpreter", ad.make, kind, ad.J(closure), to_sx(wrt, "wrt"))
+    params = closure.code.param_names if type(closure) is Closure else None
+    return Function(made, f"({kind} {f.name})", params)
 
 
+@entry_point
 def grad(f, wrt=0) -> Function:
     """The gradient function of sx function ``f`` (as ``(grad f :wrt wrt)``)."""
-    return Function(_made("grad", f, wrt))
+    return _made("grad", f, wrt)
 
 
+@entry_point
 def value_and_grad(f, wrt=0) -> Function:
     """The function giving ``(value, gradient)`` (as ``(value-and-grad f ...)``)."""
-    return Function(_made("value-and-grad", f, wrt))
+    return _made("value-and-grad", f, wrt)
 
 
+@entry_point
 def vjp(f, *args):
     """``(f(*args), back)`` where ``back(ct)`` gives one cotangent per argument."""
-    return Function(_made("vjp", f))(*args)
+    return _made("vjp", f)(*args)
 
 
+@entry_point
 def jvp(f, primals, tangents):
     """``(f(*primals), tangent)``: forward mode."""
-    return Function(_made("jvp", f))(tuple(primals), tuple(tangents))
+    return _made("jvp", f)(tuple(primals), tuple(tangents))
 
 
 __all__ = ["load", "load_string", "load_forms", "read", "loads", "dumps", "Module", "Function",

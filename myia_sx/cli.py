@@ -1,9 +1,14 @@
 """The ``myia-sx`` command line.
 
-``myia-sx run FILE.sx [ARGS...]`` calls ``main`` with ARGS read as sx literals
-and prints the result; ``myia-sx show FILE.sx --after PASS`` prints the
-program after a pass (``--verify`` checks the output of every pass up to it
-against the language the pass writes, :mod:`myia_sx.languages`).  A user
+``myia-sx run FILE.sx [ARGS...]`` calls ``main`` with ARGS and prints the
+result as sx (:func:`myia_sx.values.show_value`): each ARG is an sx
+expression, evaluated where the module's definitions are visible (``2.5``,
+``[1 2]``, ``(array [[1.0 2.0] [3.0 4.0]])``, ``(Params (zeros [2]) 0.0)``),
+or the path of a ``.npy`` file, loaded with numpy.  ``--untrusted`` loads a
+file received from elsewhere (docs/trust.md) and ``--path DIR`` adds a folder
+of libraries.  ``myia-sx show FILE.sx --after PASS`` prints the program after
+a pass (``--verify`` checks the output of every pass up to it against the
+language the pass writes, :mod:`myia_sx.languages`).  A user
 error prints ``file:line:col: message``, the source line and a caret, and
 exits with status 1 (``--traceback`` adds the Python traceback, for compiler
 developers); a compiler bug (an internal error) exits with status 2.
@@ -15,48 +20,38 @@ import argparse
 import sys
 import traceback
 
+import numpy as np
+
 from . import api, library, pipeline
-from .errors import SxError, SxInternalError, SxSyntaxError, SxTypeError
-from .forms import Form, Keyword, Symbol, Vec
+from .errors import SxError, SxInternalError, SxTypeError, full_tracebacks
 from .printer import pretty
-from .reader import read, read_file
+from .reader import read_file
 from .values import show_value
 
 
-def literal_value(form):
-    """The value of a literal argument: numbers, bools, None, strings, [tuples]."""
-    t = type(form)
-    if t is Vec:
-        return tuple(literal_value(x) for x in form.items)
-    if t in (Symbol, Form, Keyword):
-        raise SxSyntaxError("command-line arguments are literals: numbers, True/False, "
-                            "None, \"strings\" or [tuples]", form.span)
-    return form
-
-
-def _parse_args(texts):
-    values = []
-    for i, text in enumerate(texts, 1):
-        forms = read(text, f"<argument {i}>")
-        if len(forms) != 1:
-            raise SxSyntaxError(f"argument {i} must be one literal, got {len(forms)} forms",
-                                getattr(forms[1] if len(forms) > 1 else None, "span", None))
-        values.append(literal_value(forms[0]))
-    return values
+def argument_value(module, text, i):
+    """The value of command-line argument ``i`` (``text``): the array in a
+    ``.npy`` file, or the value of an sx expression in ``module``."""
+    if text.endswith(".npy"):
+        try:
+            return np.load(text, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise ValueError(f"argument {i}: cannot load {text}: {e}") from None
+    return module.evaluate(text, f"<argument {i}>")
 
 
 def cmd_run(ns):
-    module = api.load(ns.file)
+    module = api.load(ns.file, paths=ns.path, trusted=not ns.untrusted)
     if "main" not in module:
         raise SxTypeError(f"{ns.file} defines no main function", None)
-    args = _parse_args(ns.args)
+    args = [argument_value(module, text, i) for i, text in enumerate(ns.args, 1)]
     result = module["main"](*args)
-    print(show_value(getattr(result, "closure", result)))
+    print(show_value(result))
 
 
 def cmd_show(ns):
     forms = read_file(ns.file)
-    ctx = library.context()
+    ctx = library.context(paths=ns.path, trusted=not ns.untrusted)
     if ns.verify:
         ctx.verify = True
     out = pipeline.compile_module(forms, ctx, ns.after)
@@ -72,18 +67,28 @@ def cmd_repl(ns):
         sys.exit(status)
 
 
+def _load_options(p):
+    p.add_argument("--untrusted", action="store_true",
+                   help="FILE comes from elsewhere: run no macro and no code while loading "
+                        "(docs/trust.md)")
+    p.add_argument("--path", action="append", default=[], metavar="DIR",
+                   help="a folder where require may also find libraries (repeatable)")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="myia-sx", description="myia_sx: a compiled, differentiable Lisp for deep learning")
     parser.add_argument("--traceback", action="store_true",
                         help="show the Python traceback of an error (for compiler bugs)")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("run", help="run FILE's main with ARGS (sx literals)")
+    p = sub.add_parser("run", help="run FILE's main with ARGS (sx expressions or .npy files)")
     p.add_argument("file")
     p.add_argument("args", nargs="*")
+    _load_options(p)
     p.set_defaults(fn=cmd_run)
     p = sub.add_parser("show", help="print FILE after a pass")
     p.add_argument("file")
+    _load_options(p)
     p.add_argument("--after", default=pipeline.PASS_NAMES[-1],
                    choices=("read",) + pipeline.PASS_NAMES)
     p.add_argument("--width", type=int, default=80)
@@ -94,7 +99,8 @@ def main(argv=None):
     p.set_defaults(fn=cmd_repl)
     ns = parser.parse_args(argv)
     try:
-        ns.fn(ns)
+        with full_tracebacks(ns.traceback):   # the compiler's frames too
+            ns.fn(ns)
     except SxError as e:
         if ns.traceback:
             traceback.print_exc()

@@ -21,13 +21,14 @@ Core forms::
 
 from __future__ import annotations
 
-import re
-
 from .errors import SxSyntaxError
-from .forms import Form, Keyword, Symbol, Vec, head_name
+from .forms import Form, Keyword, Symbol, Vec, head_name, user_name  # noqa: F401 (re-exported)
 
 SPECIAL_FORMS = frozenset({"fn", "let", "letrec", "if", "quote", ".", "def", "defrecord",
                            "require"})
+# The form of the typed languages (:mod:`myia_sx.passes.specialize`), which
+# source programs cannot write (its name is reserved).
+TYPED_FORMS = frozenset({"%the"})
 TOP_LEVEL_ONLY = frozenset({"def", "defrecord", "require"})
 
 
@@ -53,12 +54,18 @@ def check_pattern(p, ctx):
 
 
 def pattern_symbols(p) -> list:
-    """The symbols a pattern binds, left to right."""
+    """The symbols a pattern binds, left to right (iteratively: patterns nest
+    to any depth)."""
     if type(p) is Symbol:
         return [p]
     out = []
-    for q in p.items:
-        out.extend(pattern_symbols(q))
+    stack = [p]
+    while stack:
+        q = stack.pop()
+        if type(q) is Symbol:
+            out.append(q)
+        else:
+            stack.extend(reversed(q.items))
     return out
 
 
@@ -114,6 +121,14 @@ def if_parts(form):
     if len(form.items) != 4:
         fail("if takes a condition, a then branch and an else branch: (if c a b)", form)
     return form.items[1], form.items[2], form.items[3]
+
+
+def the_parts(form):
+    """``(%the type e)`` -> (type form, e): ``e``, whose value has the type
+    (the typed languages, :mod:`myia_sx.passes.specialize`, write it)."""
+    if len(form.items) != 3:
+        fail("%the takes a type and an expression: (%the f64 x)", form)
+    return form.items[1], form.items[2]
 
 
 def quote_datum(form):
@@ -185,53 +200,164 @@ def free_variables(x, is_global) -> tuple:
     globals (``is_global(name)``) and special forms, sorted: the one
     free-variable analysis of the compiler (closure captures, the order of a
     closure's sensitivity in differentiation)."""
-    out = set()
-    stack = [(x, frozenset())]
+    return tuple(sorted(n for n in free_names(x) if not is_global(n)))
+
+
+_NO_NAMES = frozenset()
+# The forms whose free names free_names keeps: functions, and the bodies and
+# branches differentiation asks about.
+_KEPT = frozenset({"fn", "let", "letrec", "if"})
+_VISIT, _BIND, _UNBIND, _CLOSE = range(4)
+
+
+def free_names(x):
+    """The names ``x`` uses without binding them, special forms left out
+    (a set not to be changed).  One walk, in time linear in the size of ``x``
+    and of the answers, finds those of every ``fn``, ``let``, ``letrec`` and
+    ``if`` form inside too, and keeps them on each (and on ``x``): asking
+    again about a function or code around it, as the interpreter and
+    differentiation do for every closure and branch, costs no second walk."""
+    if type(x) is Symbol:
+        return _NO_NAMES if x.name in SPECIAL_FORMS else frozenset((x.name,))
+    if type(x) is not Form and type(x) is not Vec:
+        return _NO_NAMES
+    if x._free is not None:
+        return x._free
+    sets = []       # the free names found so far of each open form kept, outermost first
+    binders = {}    # name -> the levels (indices in sets) of the forms binding it, innermost last
+
+    def use(name):
+        # free in each open form inside its binder (those further out have it already)
+        levels = binders.get(name)
+        for k in range(len(sets) - 1, levels[-1] if levels else -1, -1):
+            found = sets[k]
+            if name in found:
+                break
+            found.add(name)
+
+    stack = [(_VISIT, x)]
     while stack:
-        y, bound = stack.pop()
-        t = type(y)
-        if t is Symbol:
-            if y.name not in bound and y.name not in SPECIAL_FORMS and not is_global(y.name):
-                out.add(y.name)
-            continue
-        if t is Vec:
-            stack.extend((i, bound) for i in y.items)
-            continue
-        if t is not Form or not y.items:
-            continue
-        h = head_name(y)
-        if h == "quote":
-            continue
-        if h == "fn":
-            params, body = y.items[1].items, y.items[2]
-            stack.append((body, bound | {s.name for p in params for s in pattern_symbols(p)}))
-        elif h in ("let", "letrec"):
-            items = y.items[1].items
-            if h == "letrec":
-                bound = bound | {items[i].name for i in range(0, len(items), 2)}
-            for i in range(0, len(items), 2):
-                stack.append((items[i + 1], bound))
-                if h == "let":
-                    bound = bound | {s.name for s in pattern_symbols(items[i])}
-            stack.append((y.items[2], bound))
-        elif h == ".":
-            stack.append((y.items[1], bound))
+        op, y = stack.pop()
+        if op == _VISIT:
+            t = type(y)
+            if t is Symbol:
+                if y.name not in SPECIAL_FORMS:
+                    use(y.name)
+                continue
+            if t is not Form and t is not Vec or not y.items:
+                continue
+            if y._free is not None:
+                for name in y._free:
+                    use(name)
+                continue
+            h = head_name(y) if t is Form else None
+            if y is x or h in _KEPT:
+                stack.append((_CLOSE, y))
+                sets.append(set())
+            level = len(sets) - 1
+            if t is Vec:
+                stack.extend((_VISIT, i) for i in reversed(y.items))
+            elif h == "quote":
+                continue
+            elif h == "%the":
+                stack.append((_VISIT, y.items[2]))
+            elif h == "fn":
+                names = [s.name for p in y.items[1].items for s in pattern_symbols(p)]
+                stack.append((_UNBIND, names))
+                stack.append((_VISIT, y.items[2]))
+                stack.append((_BIND, (level, names)))
+            elif h == "let":
+                b = y.items[1].items
+                events = []
+                every = []
+                for i in range(0, len(b) - 1, 2):
+                    names = [s.name for s in pattern_symbols(b[i])]
+                    every.extend(names)
+                    events.append((_VISIT, b[i + 1]))
+                    events.append((_BIND, (level, names)))
+                events.append((_VISIT, y.items[2]))
+                events.append((_UNBIND, every))
+                stack.extend(reversed(events))
+            elif h == "letrec":
+                b = y.items[1].items
+                names = [b[i].name for i in range(0, len(b), 2)]
+                stack.append((_UNBIND, names))
+                stack.append((_VISIT, y.items[2]))
+                stack.extend((_VISIT, b[i]) for i in range(len(b) - 1, 0, -2))
+                stack.append((_BIND, (level, names)))
+            elif h == ".":
+                stack.append((_VISIT, y.items[1]))
+            else:
+                stack.extend((_VISIT, i) for i in reversed(y.items) if type(i) is not Keyword)
+        elif op == _BIND:
+            level, names = y
+            for name in names:
+                binders.setdefault(name, []).append(level)
+        elif op == _UNBIND:
+            for name in y:
+                levels = binders[name]
+                levels.pop()
+                if not levels:
+                    del binders[name]
         else:
-            stack.extend((i, bound) for i in y.items if type(i) is not Keyword)
-    return tuple(sorted(out))
+            y._free = frozenset(sets.pop())
+    return x._free
 
 
-_RENAMED = re.compile(r"([^%]+)%[0-9]+")
+def _parts(y):
+    """The parts of sequence ``y`` whose free names make up its own."""
+    if type(y) is Vec:
+        return y.items
+    h = head_name(y)
+    if not y.items or h == "quote":
+        return ()
+    if h == "%the":
+        return (y.items[2],)
+    if h == "fn":
+        return (y.items[2],)
+    if h in ("let", "letrec"):
+        b = y.items[1].items
+        return tuple(b[i] for i in range(1, len(b), 2)) + (y.items[2],)
+    if h == ".":
+        return (y.items[1],)
+    return tuple(i for i in y.items if type(i) is not Keyword)
 
 
-def user_name(name):
-    """The name the user wrote for a binder that a pass renamed (``a%2`` -> ``a``).
+def _union(a, b):
+    """The union of results ``a`` and ``b`` (the smaller added to the larger)."""
+    if len(a[0]) < len(b[0]):
+        a, b = b, a
+    s = a[0] if a[1] else set(a[0])
+    s |= b[0]
+    return s, True
 
-    Keyword arguments and error messages use it: the renaming is an internal
-    detail and depends on which other functions in the module use the same name.
-    """
-    m = _RENAMED.fullmatch(name)
-    return m.group(1) if m else name
+
+def _combine(y, got):
+    """The free names of ``y`` from those of its parts (:func:`_parts`)."""
+    h = head_name(y) if type(y) is Form else None
+    if h == "fn":
+        out = got[0] if got[0][1] else (set(got[0][0]), True)
+        out[0].difference_update(s.name for p in y.items[1].items for s in pattern_symbols(p))
+        return out
+    if h == "let":
+        b = y.items[1].items
+        out = got[-1]
+        for i in range(len(got) - 2, -1, -1):
+            bound = {s.name for s in pattern_symbols(b[2 * i])}
+            if not out[1]:
+                out = (set(out[0]), True)
+            out[0].difference_update(bound)
+            out = _union(out, got[i])
+        return out
+    out = (_NO_NAMES, False)
+    for r in got:
+        out = _union(out, r) if r[0] else out
+    if h == "letrec":
+        b = y.items[1].items
+        if not out[1]:
+            out = (set(out[0]), True)
+        out[0].difference_update(b[i].name for i in range(0, len(b), 2))
+    return out
 
 
 def top_level_name(form):

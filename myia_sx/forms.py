@@ -17,8 +17,37 @@ without touching Python's recursion limit.
 
 from __future__ import annotations
 
+import gc
 import math
+import re
 import sys
+from contextlib import contextmanager
+
+
+_LINE_BREAK = re.compile(r"\r\n?|\n")
+
+
+@contextmanager
+def gc_paused():
+    """Python's cyclic garbage collector paused for a while, then resumed as
+    it was.  Reading and compiling build many long-lived objects and few
+    cycles: each collection would walk all of them again, and did cost more
+    than the reader itself on large modules.  On resuming, what was built
+    goes straight to the oldest generation (``gc.freeze`` then
+    ``gc.unfreeze``, unless something else holds objects frozen), so the
+    young collections that follow do not walk it either; it is collected
+    as usual from then on."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        if not gc.get_freeze_count():
+            gc.freeze()
+            gc.unfreeze()
+        gc.enable()
 
 
 class Source:
@@ -32,12 +61,11 @@ class Source:
         self._lines = None
 
     def line(self, n: int) -> str:
-        """The text of 1-based line ``n`` without its newline ('' if absent)."""
+        """The text of 1-based line ``n`` without its line break ('' if absent)."""
         if self._lines is None:
-            # Only "\n" ends a line, as in the reader's line count
-            # (str.splitlines would also split at \f, \x1c, U+2028, ...).
-            self._lines = [ln[:-1] if ln.endswith("\r") else ln
-                           for ln in self.text.split("\n")]
+            # LF, CRLF and CR end a line, as for the reader (str.splitlines
+            # would also split at \f, \x1c, U+2028, ...).
+            self._lines = _LINE_BREAK.split(self.text)
         if 1 <= n <= len(self._lines):
             return self._lines[n - 1]
         return ""
@@ -131,14 +159,19 @@ class Keyword:
 
 
 class Seq:
-    """Base of :class:`Form` and :class:`Vec`: an immutable sequence of forms."""
+    """Base of :class:`Form` and :class:`Vec`: an immutable sequence of forms.
 
-    __slots__ = ("items", "span", "_hash")
+    ``_hash`` caches the structural hash, ``_free`` the free names
+    (:func:`myia_sx.core.free_names`), both computed on demand: the form
+    never changes, so neither does either."""
+
+    __slots__ = ("items", "span", "_hash", "_free")
 
     def __init__(self, items=(), span: Span | None = None):
         self.items = tuple(items)
         self.span = span
         self._hash = None
+        self._free = None
 
     def __len__(self):
         return len(self.items)
@@ -342,3 +375,64 @@ def plain(s):
 def strip_marks(form):
     """``form`` with no hygiene marks on its symbols (for quoted data)."""
     return map_tree(form, plain, lambda seq, items: type(seq)(items, seq.span))
+
+
+def abbreviate(text: str, limit: int = 60) -> str:
+    """``text``, or its start and end around a count of what is left out when
+    it is longer than ``limit`` (names in messages: a name may be a million
+    characters long)."""
+    if len(text) <= limit:
+        return text
+    keep = max(limit // 2 - 12, 4)
+    return f"{text[:keep]}...({len(text) - 2 * keep} more characters)...{text[-keep:]}"
+
+
+_RENAMED = re.compile(r"([^%]+)%[0-9]+")
+
+
+def user_name(name):
+    """The name the user wrote for a binder that a pass renamed (``a%2`` -> ``a``).
+
+    Keyword arguments and error messages use it: the renaming is an internal
+    detail and depends on which other functions in the module use the same name.
+    """
+    m = _RENAMED.fullmatch(name)
+    return m.group(1) if m else name
+
+
+def source_text(form):
+    """The user's text of call ``form`` (its span in the source), or None.
+
+    Later passes name intermediate values (``t%3``), so printing the form
+    itself would show names the user never wrote; the source text does not.
+    Used only when the source text is a call with the same head.
+    """
+    if type(form) is not Form or not form.items or type(form.items[0]) is not Symbol:
+        return None
+    head = form.items[0]
+    text = span_text(form.span)
+    if text is None:
+        return None
+    rest = text[len(head.name) + 1:]
+    if not text.startswith("(" + head.name) or rest[:1] not in (" ", ")"):
+        return None
+    return text
+
+
+def span_text(span):
+    """The source text at ``span``, on one line (whitespace collapsed, line
+    comments dropped), or None without source text."""
+    src = getattr(span, "source", None)
+    if src is None or not src.text:
+        return None
+    lines = []
+    for n in range(span.line, span.end_line + 1):
+        line = src.line(n)
+        if n == span.end_line:
+            line = line[:span.end_col - 1]
+        if n == span.line:
+            line = line[span.col - 1:]
+        if ";" in line and '"' not in line:
+            line = line[:line.index(";")]
+        lines.append(line)
+    return " ".join(" ".join(lines).split())

@@ -34,7 +34,7 @@ import fractions
 import re
 
 from . import api, errors
-from .errors import SxError, SxSyntaxError
+from .errors import SxError, SxSyntaxError, entry_point
 from .forms import Form, Keyword, Seq, Source, Span, Symbol, Vec, is_form, span_of
 from .printer import dumps, symbol_readable
 from .reader import parse_number, read
@@ -516,6 +516,7 @@ def _lines_of(text, first, last):
     return first, "\n".join(text.split("\n")[first - 1:last])
 
 
+@entry_point
 def module_from_packed(packed: tuple, macros: dict | None = None):
     """The module of the forms of an ``(sx.module ...)`` (run-time half);
     ``macros`` maps names to Hy functions over models (see :func:`hy_macro`)."""
@@ -523,6 +524,7 @@ def module_from_packed(packed: tuple, macros: dict | None = None):
     return api.load_forms(unpack(packed), packed[2], macros=wrapped)
 
 
+@entry_point
 def function_from_packed(packed: tuple):
     """The function of an ``(sx.defn name ...)`` (run-time half)."""
     forms = unpack(packed)
@@ -564,12 +566,30 @@ def expand(compiler, kind: str):
     except SxError as e:
         packed = pack_error(e, filename, text)
         runner = "module_from_packed"
-    code = M.Expression([hy.read(f"hy.I.myia_sx/hy_bridge.{runner}"), hy.as_model(packed),
-                         *options])
+    # the code is placed at the head of the macro call, so a traceback
+    # through it shows that line of the .hy file
+    where = (call.start_line, call.start_column, call[0].end_line, call[0].end_column)
+    runner = _placed(hy.read(f"hy.I.myia_sx/hy_bridge.{runner}"), where)
+    code = _placed(M.Expression([runner, _placed(hy.as_model(packed), where), *options]),
+                   where, deep=False)
     if kind == "defn" and args and type(args[0]) is M.Symbol:
-        return M.Expression([M.Symbol("do"),
-                             M.Expression([M.Symbol("setv"), args[0], code]), args[0]])
+        setv = _placed(M.Expression([_placed(M.Symbol("setv"), where), args[0], code]), where,
+                       deep=False)
+        return _placed(M.Expression([_placed(M.Symbol("do"), where), setv, args[0]]), where,
+                       deep=False)
     return code
+
+
+def _placed(model, where, deep=True):
+    """``model`` given the position ``where`` (start line, start column, end
+    line, end column), and with ``deep`` every model in it too."""
+    stack = [model]
+    while stack:
+        m = stack.pop()
+        m.start_line, m.start_column, m.end_line, m.end_column = where
+        if deep and isinstance(m, (tuple, list)):
+            stack.extend(m)
+    return model
 
 
 def expand_hy_macros(model, compiler):

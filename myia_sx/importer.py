@@ -34,6 +34,7 @@ import os
 import sys
 
 from . import api, version
+from .errors import entry_point
 from .forms import Form, Keyword, Source, Span, Symbol, Vec
 from .values import mangle
 
@@ -97,6 +98,7 @@ class SxLoader(importlib.abc.Loader):
         self.cache_status = None
         self.cache_written = False
 
+    @entry_point   # an error in the .sx file shows no frames of myia_sx
     def exec_module(self, module):
         """Compile (or fetch from the cache) and run the file; fill ``module``."""
         with open(self.path, encoding="utf-8") as f:

@@ -19,11 +19,14 @@ recursive.  Records are made by ``defrecord``.
 
 from __future__ import annotations
 
+import contextvars
+from contextlib import contextmanager
+
 import numpy as np
 
-from . import core
+from . import core, types
 from .errors import SxError, SxNameError, SxRuntimeError, SxSyntaxError, SxTypeError
-from .forms import Form, Seq, Symbol, Vec
+from .forms import Form, Seq, Span, Symbol, Vec, gc_paused, source_text, span_text
 from .prims import PRIMS, MacroSyntaxError, Prim, PrimConst, PrimShapeError
 from .values import ZERO, Closure, RecordType, type_name
 
@@ -36,6 +39,42 @@ MAX_FRAMES = 2_000_000
 # The deepest stack of frames any run has reached (tests reset it to check
 # that a loop, or the gradient of one, runs in constant space).
 STATS = {"peak_frames": 0}
+
+
+
+class Budget:
+    """How many more calls of sx functions (closures) the code running under
+    it may make (:func:`limited`): compile-time code (macro bodies, the
+    top-level definitions a module evaluates while it loads) runs under one,
+    so a loop in it is an error instead of a hang.  Every loop is tail
+    recursion, so counting calls bounds the work; primitives are not counted.
+    ``message`` is the error when they run out (``calls`` fills ``{calls}``)."""
+
+    __slots__ = ("left", "calls", "message")
+
+    def __init__(self, calls, message):
+        self.left = calls
+        self.calls = calls
+        self.message = message
+
+    def exhausted(self):
+        return SxRuntimeError(self.message.format(calls=self.calls), None)
+
+
+# The budget of the code running now (None: no limit); read once per run.
+_BUDGET = contextvars.ContextVar("budget", default=None)
+
+
+@contextmanager
+def limited(budget):
+    """Run the code inside under ``budget`` (a :class:`Budget`; None: no limit),
+    in place of any budget around it."""
+    token = _BUDGET.set(budget)
+    try:
+        yield budget
+    finally:
+        _BUDGET.reset(token)
+
 
 # DERIVE[0], when set (by the AD runtime, myia_sx.ad), makes a missing global
 # on demand: ``DERIVE[0](namespace, name)`` gives its value or _MISSING.  The
@@ -51,10 +90,12 @@ class Code:
     sorted order (so the ``J`` operator of :mod:`myia_sx.ad` can transform a
     closure's code and carry its captured values over by name); ``letrec``
     is ``(pairs, name)`` for a function of a ``letrec`` group (transformed
-    with its group); ``j_code`` caches the transformation."""
+    with its group), which captures what the whole group captures
+    (``group_free``) and the group's functions; ``j_code`` caches the
+    transformation."""
 
     __slots__ = ("name", "nparams", "param_names", "nlocals", "instrs", "forms",
-                 "span", "globals", "fn_form", "free_names", "letrec", "j_code")
+                 "span", "globals", "fn_form", "free_names", "letrec", "group_free", "j_code")
 
     def __init__(self, name, nparams, param_names, span, globals_):
         self.name = name
@@ -68,6 +109,7 @@ class Code:
         self.fn_form = None
         self.free_names = ()
         self.letrec = None
+        self.group_free = ()
         self.j_code = None
 
 
@@ -78,7 +120,12 @@ class _FnCompiler:
         self.parent = parent
         self.code = code
         self.env = env
-        self.scopes = [{}]
+        # the names each open scope binds, the stack of slots of each name
+        # bound here, and (shared by the enclosing compilers) how many open
+        # scopes bind each name: a lookup costs the same at any depth
+        self.scopes = [[]]
+        self.slots = {}
+        self.bound = parent.bound if parent is not None else {}
         self.free = {}
         self.captures = []
 
@@ -88,14 +135,13 @@ class _FnCompiler:
         return self.code.nlocals - 1
 
     def lookup(self, name):
-        for scope in reversed(self.scopes):
-            slot = scope.get(name)
-            if slot is not None:
-                return LOCAL, slot
+        slots = self.slots.get(name)
+        if slots:
+            return LOCAL, slots[-1]
         idx = self.free.get(name)
         if idx is not None:
             return FREE, idx
-        if self.parent is not None:
+        if self.parent is not None and name in self.bound:
             kind, where = self.parent.lookup(name)
             if kind in (LOCAL, FREE):
                 idx = len(self.captures)
@@ -106,13 +152,31 @@ class _FnCompiler:
         return GLOBAL, name
 
     def is_local(self, name):
-        """True if an enclosing function binds ``name`` (without capturing it)."""
-        c = self
-        while c is not None:
-            if name in c.free or any(name in scope for scope in c.scopes):
-                return True
-            c = c.parent
-        return False
+        """True if this function or an enclosing one binds ``name``."""
+        return name in self.bound
+
+    def bind_name(self, name, slot):
+        """``name`` is in ``slot`` until the innermost open scope closes."""
+        self.scopes[-1].append(name)
+        slots = self.slots.get(name)
+        if slots is None:
+            self.slots[name] = [slot]
+        else:
+            slots.append(slot)
+        self.bound[name] = self.bound.get(name, 0) + 1
+
+    def close_scope(self):
+        """Unbind the names of the innermost open scope."""
+        for name in self.scopes.pop():
+            slots = self.slots[name]
+            slots.pop()
+            if not slots:
+                del self.slots[name]
+            n = self.bound[name] - 1
+            if n:
+                self.bound[name] = n
+            else:
+                del self.bound[name]
 
     def emit(self, op, arg, form):
         self.code.instrs.append((op, arg))
@@ -124,7 +188,7 @@ class _FnCompiler:
         if type(pattern) is Symbol:
             slot = self.new_slot()
             self.emit(STORE, slot, pattern)
-            self.scopes[-1][pattern.name] = slot
+            self.bind_name(pattern.name, slot)
         else:
             self.emit(UNPACK, len(pattern.items), pattern)
             for p in pattern.items:
@@ -154,7 +218,8 @@ class _FnCompiler:
     def symbol(self, s):
         kind, where = self.lookup(s.name)
         if kind is GLOBAL:
-            if where in self.env.names or where.endswith("%J") and DERIVE[0] is not None:
+            if where in self.env.names or (where.endswith("%J") and where not in PRIMS
+                                           and DERIVE[0] is not None):
                 self.emit(GLOBAL, where, s)   # a J-transform g%J is made when first used
             elif where in PRIMS:
                 row = PRIMS[where]
@@ -169,8 +234,8 @@ class _FnCompiler:
     def form(self, x, tail):
         items = x.items
         h = items[0].name if items and type(items[0]) is Symbol else None
-        if h in core.SPECIAL_FORMS:
-            getattr(self, "form_" + {".": "dot"}.get(h, h))(x, tail)
+        if h in core.SPECIAL_FORMS or h in core.TYPED_FORMS:
+            getattr(self, "form_" + {".": "dot", "%the": "the"}.get(h, h))(x, tail)
         else:
             self.call(x, tail)
 
@@ -206,52 +271,106 @@ class _FnCompiler:
 
     def form_let(self, x, tail):
         pairs, body = core.let_parts(x)
-        self.scopes.append({})
+        self.scopes.append([])
         for p, e in pairs:
             if type(p) is Symbol and core_head(e) == "fn":
-                self.form_fn(e, False, core.user_name(p.name))   # named after its binder
+                self.form_fn(e, False, _binder_name(p))
+            elif type(p) is Symbol and core_head(e) == "%the":
+                self.form_the(e, False, _binder_name(p))
             else:
                 self.expr(e, False)
             self.bind(p, x)
         self.expr(body, tail)
-        self.scopes.pop()
+        self.close_scope()
 
     def form_letrec(self, x, tail):
         pairs, body = core.letrec_parts(x)
-        scope = {}
-        self.scopes.append(scope)
+        self.scopes.append([])
         slots = []
         for p, _ in pairs:
-            scope[p.name] = self.new_slot()
-            slots.append(scope[p.name])
+            slots.append(self.new_slot())
+            self.bind_name(p.name, slots[-1])
+        # every function of the group captures what the group captures (and
+        # the group), so its sensitivity's variables are its own (values.closure_env)
+        names = {p.name for p, _ in pairs}
+        captures = set()
+        for _, fnform in pairs:
+            captures |= set(core.free_variables(fnform, lambda n: not self.is_local(n)))
+        captures = sorted(captures | names)
         group = []
         for (p, fnform), slot in zip(pairs, slots):
-            code, caps = self.compile_fn(fnform, p.name)
+            code, caps = self.compile_fn(fnform, p.name, captures)
             code.letrec = (tuple(pairs), p.name)
+            code.group_free = tuple(n for n in captures if n not in names)
             group.append((slot, code, caps))
         self.emit(LETREC, tuple(group), x)
         self.expr(body, tail)
-        self.scopes.pop()
+        self.close_scope()
 
-    def form_fn(self, x, tail, name="fn"):
-        code, caps = self.compile_fn(x, name)
+    def form_fn(self, x, tail, name="fn", arrow=None):
+        code, caps = self.compile_fn(x, name, None, arrow)
         self.emit(CLOSURE, (code, caps), x)
 
-    def compile_fn(self, x, name):
+    def form_the(self, x, tail, name="fn"):
+        """``(%the T e)`` (the typed languages): ``e``, whose value is checked
+        against type ``T``; a function literal of type ``(-> [A ...] R)``
+        checks its arguments at every call."""
+        t, e = core.the_parts(x)
+        arrow = self.arrow(x)
+        if arrow is not None and core_head(e) == "fn":
+            self.form_fn(e, False, name, arrow)
+        else:
+            self.expr(e, False)
+            self.emit(PRIM, (_type_check(self.read_type(t, x)), 1), x)
+        if tail:
+            self.emit(RETURN, None, x)
+
+    def read_type(self, t, form):
+        def lookup(kind, name):
+            v = PRIMS.get(name) if kind == "primitive" else self.env.globals.get(name)
+            if v is None:
+                raise types.TypeSyntaxError(f"unknown {kind} {name}")
+            return v
+        try:
+            return types.read(t, lookup)
+        except types.TypeSyntaxError as e:
+            raise SxSyntaxError(f"{e} in (%the ...)", getattr(form, "span", None)) from None
+
+    def arrow(self, x):
+        """The function type of a typed function literal ``(%the (-> ...) (fn ...))``."""
+        if core_head(x) != "%the":
+            return None
+        t = self.read_type(core.the_parts(x)[0], x)
+        return t if type(t) is types.ArrowT else None
+
+    def compile_fn(self, x, name, captures=None, arrow=None):
+        """The code of ``fn`` form ``x``, and what its closures capture: its
+        free variables, or the names ``captures`` (a letrec group's); with
+        ``arrow``, a function type, the code checks its arguments' types."""
         params, body = core.fn_parts(x)
         names = tuple(core.user_name(p.name) if type(p) is Symbol else None for p in params)
         code = Code(name, len(params), names, x.span, self.env.globals)
         sub = _FnCompiler(self, code, self.env)
         for i, p in enumerate(params):
             if type(p) is Symbol:
-                sub.scopes[0][p.name] = i
-        for name in core.free_variables(x, lambda n: not self.is_local(n)):
+                sub.bind_name(p.name, i)
+        if captures is None:
+            # nothing to capture where no local is bound (a top-level function)
+            captures = core.free_variables(x, lambda n: not self.is_local(n)) \
+                if self.bound else ()
+        for name in captures:
             sub.lookup(name)    # captures in the sorted order of their names
+        if arrow is not None:
+            for i, (p, t) in enumerate(zip(params, arrow.params)):
+                sub.emit(LOCAL, i, p)
+                sub.emit(PRIM, (_type_check(t), 1), p)
+                sub.emit(STORE, i, p)
         for i, p in enumerate(params):
             if type(p) is Vec:
                 sub.emit(LOCAL, i, p)
                 sub.bind(p, x)
         sub.expr(body, True)
+        sub.close_scope()
         code.fn_form = x
         code.free_names = tuple(sub.free)
         return code, tuple(sub.captures)
@@ -286,15 +405,42 @@ class _FnCompiler:
             self.emit(TAILCALL if tail else CALL, len(args), x)
 
 
+def _type_check(t):
+    """A function that returns its argument if it has type ``t``, and raises
+    otherwise (a value outside its inferred type: a bug of inference)."""
+    def check(v):
+        if not types.matches(v, t):
+            raise SxTypeError(f"compiler bug: a value of type {type_name(v)} where inference "
+                              f"found {types.show(t)}")
+        return v
+    return check
+
+
+def _binder_name(p):
+    """The name of a function bound to symbol ``p`` by ``let``: the user's
+    name for ``p``, or ``fn`` (anonymous) when ``p`` is not a name the user
+    wrote there: a temporary (normalize_anf gives it the span of the whole
+    expression it names) or a binder a macro introduced (the macro call's
+    span).  A binder without a span is the compiler's own (``back``)."""
+    name = core.user_name(p.name)
+    s = p.span
+    if s is None or (s.line == s.end_line and s.end_col - s.col == len(name)):
+        return name
+    return "fn"
+
+
 def compile_expr(env, form, name="<expr>"):
-    """Compile ``form`` against ``env`` as a function of no arguments (a thunk)."""
+    """Compile ``form`` against ``env`` as a function of no arguments (a
+    thunk), the cyclic garbage collector paused (:func:`myia_sx.forms.gc_paused`:
+    compiling makes many objects and no garbage cycles)."""
     code = Code(name, 0, (), getattr(form, "span", None), env.globals)
     comp = _FnCompiler(None, code, env)
-    if core_head(form) == "fn" and name != "<expr>":
-        comp.form_fn(form, False, name)
-        comp.emit(RETURN, None, form)
-    else:
-        comp.expr(form, True)
+    with gc_paused():
+        if core_head(form) == "fn" and name != "<expr>":
+            comp.form_fn(form, False, name)
+            comp.emit(RETURN, None, form)
+        else:
+            comp.expr(form, True)
     return Closure(code, ())
 
 
@@ -351,27 +497,72 @@ def core_head(form):
 
 # -- running ---------------------------------------------------------------------
 
+def label(code):
+    """What messages call the function of ``code``: the name the user gave it,
+    with "(differentiated)" for a J-transform (``f%J`` is ``f
+    (differentiated)``); an anonymous function is its source text when that
+    is short (``(fn [x] (* x x))``, or ``(grad f)`` for the function a
+    maker made ahead of time), else ``fn``."""
+    name, times = code.name, 0
+    while name.endswith("%J") and len(name) > 2:
+        name, times = name[:-2], times + 1
+    name = core.user_name(name)
+    if name == "fn":
+        text = span_text(code.span)
+        if text is not None and len(text) <= 40:
+            name = text
+    if times:
+        name += " (differentiated)" if times == 1 else f" (differentiated {times} times)"
+    return name
+
+
+def definition_span(code):
+    """Where the function of ``code`` is defined, as the user wrote it: the
+    span of its ``fn``, or of the macro call (``defn`` ...) that wrote it,
+    without the "in expansion of" chain (the error is about the function,
+    not the macro)."""
+    s = code.span
+    if s is None or s.expansion is None:
+        return s
+    return Span(s.source, s.line, s.col, s.end_line, s.end_col)
+
+
+def misfit(err, code, site, name=None):
+    """Locate ``err``, about a call of the function of ``code`` that does
+    not fit it: at ``site()`` (the caller's span, or None) with a note
+    showing where the function is defined, or at the definition when there
+    is no site.  ``name``: what messages call the function."""
+    err.span = site() if site else None
+    defined = definition_span(code)
+    if err.span is None:
+        err.span = defined
+    elif defined is not None:
+        err.add_note(f"{name or label(code)} is defined here", defined)
+
+
 def _arity_error(name, want, got, span):
     return SxTypeError(f"{name} takes {want} argument{'s' * (want != 1)}, got {got}", span)
 
 
-def _bind_kwargs(code, args, names, values, span):
-    """Positional list for ``code`` from positional args plus keyword args."""
+def _bind_kwargs(code, args, names, values, span, name=None):
+    """Positional list for ``code`` from positional args plus keyword args
+    (``name``: what messages call the function, by default its label)."""
     n = code.nparams
+    name = name or label(code)
     if len(args) > n:
-        raise _arity_error(code.name, n, len(args) + len(names), span)
+        raise _arity_error(name, n, len(args) + len(names), span)
     out = list(args) + [_MISSING] * (n - len(args))
     for k, v in zip(names, values):
         try:
             i = code.param_names.index(k)
         except ValueError:
-            raise SxTypeError(f"{code.name} has no parameter named {k}", span) from None
+            raise SxTypeError(f"{name} has no parameter named {k}", span) from None
         if out[i] is not _MISSING:
-            raise SxTypeError(f"{code.name} got parameter {k} twice", span)
+            raise SxTypeError(f"{name} got parameter {k} twice", span)
         out[i] = v
     missing = [code.param_names[i] or f"#{i}" for i, v in enumerate(out) if v is _MISSING]
     if missing:
-        raise SxTypeError(f"{code.name} is missing argument(s) {' '.join(missing)}", span)
+        raise SxTypeError(f"{name} is missing argument(s) {' '.join(missing)}", span)
     return out
 
 
@@ -397,22 +588,33 @@ def _call_other(f, args, kw, span):
     raise SxTypeError(f"cannot call a value of type {type_name(f)}", span)
 
 
-def run(fn, args, kwargs=None):
-    """Call ``fn`` (a closure, primitive or record type) on ``args``."""
+def run(fn, args, kwargs=None, name=None, site=None):
+    """Call ``fn`` (a closure, primitive or record type) on ``args``.
+
+    A call that does not fit ``fn``'s parameters is an error at ``site()``
+    (the caller's span: ``site`` is called only then), with a note showing
+    where ``fn`` is defined; at the definition if there is no site.  ``name``
+    is what messages call ``fn`` (by default, its :func:`label`)."""
     if type(fn) is not Closure:
         return _call_other(fn, list(args), kwargs, None)
     code = fn.code
-    if kwargs:
-        loc = _bind_kwargs(code, list(args), tuple(kwargs), tuple(kwargs.values()), code.span)
+    if kwargs or len(args) != code.nparams:
+        try:
+            if not kwargs:
+                raise _arity_error(name or label(code), code.nparams, len(args), None)
+            loc = _bind_kwargs(code, list(args), tuple(kwargs), tuple(kwargs.values()), None,
+                               name)
+        except SxTypeError as e:
+            misfit(e, code, site, name)
+            raise
     else:
-        if len(args) != code.nparams:
-            raise _arity_error(code.name, code.nparams, len(args), code.span)
         loc = list(args)
     loc.extend([None] * (code.nlocals - code.nparams))
     return _loop(code, loc, fn.free)
 
 
 def _loop(code, loc, free):
+    budget = _BUDGET.get()
     frames = []
     peak = 0
     tail_from = None   # the last tail call, which left no frame behind
@@ -458,11 +660,15 @@ def _loop(code, loc, free):
                     args = []
                 f = stk.pop()
                 if type(f) is Closure:
+                    if budget is not None:
+                        budget.left -= 1
+                        if budget.left < 0:
+                            raise budget.exhausted()
                     c2 = f.code
                     if kw is not None:
                         args = _bind_kwargs(c2, args, names, kw, code.forms[pc - 1].span)
                     elif n != c2.nparams:
-                        raise _arity_error(c2.name, c2.nparams, n, code.forms[pc - 1].span)
+                        raise _arity_error(label(c2), c2.nparams, n, code.forms[pc - 1].span)
                     if op == CALL:
                         frames.append((code, ins, pc, loc, stk, free))
                         if len(frames) > peak:
@@ -573,22 +779,29 @@ def _loop(code, loc, free):
         raise   # about the macro's input: expand_macros locates it at the call
     except SxError as e:
         form = code.forms[pc - 1] if pc else None
-        _locate(e, form)
+        locate(e, form)
         if e.span is None:
             # code made at run time (e.g. by grad) has no source: blame the
             # innermost call that has one
             calls = [fr[0].forms[fr[2] - 1] for fr in reversed(frames)] + [tail_from]
             e.span = next((c.span for c in calls if getattr(c, "span", None)), None)
-        for fr in reversed(frames[-4:]):
-            c, _, fpc, *_ = fr
-            call = c.forms[fpc - 1]
-            e.add_note(f"called from {c.name}", getattr(call, "span", None))
-        if len(frames) > 4:
-            e.add_note(f"... and {len(frames) - 4} more calls", None)
+        # the chain of calls, innermost first; calls from generated code (a
+        # backpropagator, a function made at run time: no span) are left
+        # out, the nearest located call stands for them
+        shown = 0
+        for c, _, fpc, *_ in reversed(frames):
+            span = getattr(c.forms[fpc - 1], "span", None)
+            if span is None or c.span is None:
+                continue
+            shown += 1
+            if shown <= 4:
+                e.add_note(f"called from {label(c)}", span)
+        if shown > 4:
+            e.add_note(f"... and {shown - 4} more calls", None)
         raise
 
 
-def _locate(e, form):
+def locate(e, form):
     """Attach the span (and, for shapes, the text) of ``form`` to a primitive's error."""
     if e.span is not None:
         return
@@ -596,7 +809,7 @@ def _locate(e, form):
     if isinstance(e, PrimShapeError):
         from .printer import dumps
 
-        text = _source_text(form)
+        text = source_text(form)
         if text is None:
             try:
                 text = dumps(form) if isinstance(form, Seq) else "?"
@@ -607,35 +820,4 @@ def _locate(e, form):
         e.message = f"shape mismatch in {text}: {e.message}"
         e.args = (e.message,)
     return e
-
-
-def _source_text(form):
-    """The user's text of call ``form`` (its span in the source), or None.
-
-    Later passes name intermediate values (``t%3``), so printing the form
-    itself would show names the user never wrote; the source text does not.
-    Used only when the source text is a call with the same head.
-    """
-    span = getattr(form, "span", None)
-    src = getattr(span, "source", None)
-    if src is None or not src.text or type(form) is not Form or not form.items:
-        return None
-    head = form.items[0]
-    if type(head) is not Symbol:
-        return None
-    lines = []
-    for n in range(span.line, span.end_line + 1):
-        line = src.line(n)
-        if n == span.end_line:
-            line = line[:span.end_col - 1]
-        if n == span.line:
-            line = line[span.col - 1:]
-        if ";" in line and '"' not in line:
-            line = line[:line.index(";")]
-        lines.append(line)
-    text = " ".join(" ".join(lines).split())
-    rest = text[len(head.name) + 1:]
-    if not text.startswith("(" + head.name) or rest[:1] not in (" ", ")"):
-        return None
-    return text
 

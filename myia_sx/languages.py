@@ -32,10 +32,11 @@ its language raises :class:`LanguageError`.
 
 from __future__ import annotations
 
-from . import core
+from . import core, types
 from .errors import SxSyntaxError
 from .forms import ATOM_TYPES, Form, Keyword, Symbol, Vec, head_name
 from .passes.expand_macros import EXPANDER_FORMS
+from .passes.specialize import CODE_MAKERS, TYPE_QUESTIONS
 from .prims import PRIMS
 from .printer import dumps
 
@@ -333,8 +334,9 @@ class Lresolved(_Scoped, Lcore):
     name = "Lresolved"
 
 
-class Lanf(_Scoped, _Language):
-    """A-normal form, output of normalize_anf and differentiate::
+class _Anf(_Language):
+    """A-normal form, output of normalize_anf and differentiate (Lanf, which
+    adds the scoping of Lresolved)::
 
         top  := (def name body) | (defrecord Name [field ...]) | (require lib ...) | datum
         body := (let [p c ...] body) | (letrec [f (fn [p ...] body) ...] body) | c
@@ -427,6 +429,86 @@ class Lanf(_Scoped, _Language):
             self.a(v, x, f"keyword argument :{k.name}")
 
 
+class Lanf(_Scoped, _Anf):
+    __doc__ = _Anf.__doc__
+
+
+class Lmono(_Anf):
+    """The output of specialize (typed: one version per context, no closure)::
+
+        top  := (def name (%the (-> [T ...] T) (fn [p ...] body)))
+        body := (let [p (%the T c) ...] body) | c
+        c    := a | (if a body body) | (a a ... :k a ...) | (. a field) | [a ...]
+        a    := symbol | number | bool | None | string | keyword | (quote datum)
+        T    := a type (myia_sx.types.read)
+
+    scoped lexically (the versions of one code repeat its binders); every
+    reference is a binder in scope, a version, a global of the environment
+    or a primitive; a call's function is a primitive, a record constructor or
+    a version (by name); no primitive that transforms code or asks what kind
+    a value is.
+    """
+
+    name = "Lmono"
+
+    def module(self, module):
+        self.top_names = {self.parts(core.top_level_name, f).name for f in self.top_forms(module)
+                          if head_name(f) == "def"}
+        super().module(module)
+
+    def top(self, form):
+        if head_name(form) != "def":
+            self.fail("a top-level form is a definition of a version", form)
+        super().top(form)
+
+    def definition(self, value, where):
+        """(%the (-> [T ...] T) (fn [p ...] body))"""
+        t, fn = self.typed(value, where)
+        if type(t) is not types.ArrowT or head_name(fn) != "fn":
+            self.fail("a version is (%the (-> [T ...] T) (fn [p ...] body))", value)
+        self.fn_form(fn, self.body)
+
+    def typed(self, x, where):
+        """(%the T e) -> (type, e)"""
+        if head_name(x) != "%the":
+            self.fail(f"a value must be typed (%the T e), got {show(x)}", where)
+        t, e = self.parts(core.the_parts, x)
+        try:
+            return types.read(t, lambda kind, name: name), e
+        except types.TypeSyntaxError as err:
+            self.fail(str(err), x)
+
+    def body(self, x, where):
+        """body := (let [p (%the T c) ...] body) | c"""
+        h = head_name(x)
+        if h == "let":
+            self.let_form(x, lambda e, w: self.c(self.typed(e, w)[1], w), self.body)
+        elif h == "letrec":
+            self.fail("no letrec in Lmono (a closure is the tuple of what it captured)", x)
+        else:
+            self.c(x, where)
+
+    def fn(self, x):
+        self.fail("no fn in Lmono but a version's (a closure is the tuple of what it "
+                  "captured)", x)
+
+    def call(self, x):
+        """(version a ... :k a ...) | (primitive a ... :k a ...) | (Record a ...)"""
+        f = self.call_parts(x)[0]
+        if type(f) is not Symbol or f.name in self.scope or f.name == "%the":
+            self.fail("a call's function is a primitive, a record constructor or a version", x)
+        if f.name in CODE_MAKERS or f.name in TYPE_QUESTIONS:
+            self.fail(f"{f.name} is left", x)
+        super().call(x)
+
+    def ref(self, s, where):
+        super().ref(s, where)
+        n = s.name
+        if not (n in self.scope or n in self.top_names or n in self.ctx.global_names
+                or n in PRIMS):
+            self.fail(f"unbound name {n}", where)
+
+
 def check_lcore(module, ctx):
     """Raise :class:`LanguageError` unless ``module`` is Lcore."""
     Lcore(ctx).module(module)
@@ -443,4 +525,10 @@ def check_lanf(module, ctx):
 
 
 # The checker of each language a pass writes (pipeline.Pass.writes).
-LANGUAGES = {"Lcore": check_lcore, "Lresolved": check_lresolved, "Lanf": check_lanf}
+def check_lmono(module, ctx):
+    """Raise :class:`LanguageError` unless ``module`` is Lmono."""
+    Lmono(ctx).module(module)
+
+
+LANGUAGES = {"Lcore": check_lcore, "Lresolved": check_lresolved, "Lanf": check_lanf,
+             "Lmono": check_lmono}

@@ -1,4 +1,5 @@
-"""The compiler pipeline: a literal table of passes, run in order.
+"""The compiler pipeline: a literal table of passes, run in order, and the
+typed passes that take a function and its argument types (:func:`specialize`).
 
 Each row names a pass, the language it reads and the language it writes.
 Every language is printable (:func:`myia_sx.printer.pretty`) and runnable by
@@ -20,13 +21,17 @@ from __future__ import annotations
 
 import os
 import sys
+from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from . import ad, languages
-from .errors import SxError, SxInternalError, SxSyntaxError
-from .passes import differentiate, expand_macros, normalize_anf, resolve_names
+from . import ad, interp, languages, types
+from .errors import SxError, SxInternalError, SxSyntaxError, SxTypeError
+from .forms import gc_paused
+from .values import flat_closures, type_name
+from .passes import differentiate, expand_macros, infer_types, normalize_anf, resolve_names
+from .passes import specialize as specialize_pass
 
 
 @dataclass(frozen=True)
@@ -63,13 +68,16 @@ class Context:
     :func:`myia_sx.library.context`); ``library``: the module is a library
     file, which may define the reserved names that start with ``%``;
     ``verify``: check each pass's output against the language it writes
-    (default :data:`VERIFY`, read when the context is made)."""
+    (default :data:`VERIFY`, read when the context is made); ``trusted``:
+    false for a module received from elsewhere, which the passes must not
+    run code of (``expand_macros`` then runs no macro, docs/trust.md)."""
 
     env: object
     expressions: bool = False
     require: Callable | None = None
     library: bool = False
     verify: bool = field(default_factory=lambda: VERIFY)
+    trusted: bool = True
 
     @property
     def global_names(self):
@@ -140,8 +148,107 @@ def run_pass(p, module, ctx):
 
 
 def compile_module(module, ctx, upto=None):
-    """The module after every pass (or after ``upto``)."""
+    """The module after every pass (or after ``upto``); the cyclic garbage
+    collector waits meanwhile (:func:`myia_sx.forms.gc_paused`: the passes
+    build trees, and its full collections made loading superlinear)."""
     out = module
-    for _, stage in stages(module, ctx, upto):
-        out = stage
+    with gc_paused():
+        for _, stage in stages(module, ctx, upto):
+            out = stage
     return out
+
+
+# -- from a function and argument types to the typed program ---------------------------------
+
+@dataclass
+class Specialized:
+    """A function specialized to argument types: the typed program
+    (``program``, Lmono, or Ltyped with ``fold`` off), the name of its entry
+    version, the inference it was written from and the entry's context."""
+
+    program: tuple
+    entry: str
+    inference: object
+    context: object
+    _loaded: object = None
+
+    @property
+    def arg_types(self):
+        return self.context.args
+
+    @property
+    def result(self):
+        """The type of the value the function returns."""
+        return self.context.result
+
+    def signature(self):
+        """``(-> [argument types] result type)``, as text."""
+        return types.show(types.ArrowT(self.context.args, self.context.result))
+
+    def run(self, env, args):
+        """Run the program in (a copy of) environment ``env`` on ``args`` with
+        the reference interpreter, which checks every value against its type."""
+        if self._loaded is None:
+            copy = env.copy()
+            interp.load(copy, self.program)
+            self._loaded = copy.globals[self.entry]
+        return interp.run(self._loaded, [flat_closures(a) for a in args])
+
+
+# Specializations made so far: (function, argument types, fold) -> Specialized.
+# A function of the language is a closure, kept alive here with its entry.
+SPECIALIZED: OrderedDict = OrderedDict()
+MAX_SPECIALIZED = 512
+
+
+def specialize(fn, args=(), arg_types=None, verify=None, fold=True, env=None):
+    """Infer a call of function ``fn`` (a closure) with arguments ``args``
+    (values; or their types, ``arg_types``) and write the typed program
+    (:mod:`myia_sx.passes.infer_types`, :mod:`myia_sx.passes.specialize`).
+    ``env``, the environment the program reads names from, lets ``verify``
+    check the program's language.  Cached per function and argument types."""
+    verify = VERIFY if verify is None else verify
+    inf = infer_types.Inference(ad.InferServices())
+    if arg_types is None:
+        arg_types = [_type_of_argument(inf, v, i) for i, v in enumerate(args)]
+    key = (id(fn), tuple(t.key() for t in arg_types), fold)
+    got = SPECIALIZED.get(key)
+    if got is not None and got[0] is fn:
+        SPECIALIZED.move_to_end(key)
+        return got[1]
+    with gc_paused(), deep_recursion():
+        try:
+            t = types.of_value(fn, inf.code_of, unknown_dims=False)
+            if type(t) is not types.FnT:
+                raise SxTypeError("only a function of the language can be specialized, got "
+                                  f"{type_name(fn)}")
+            ctx = inf.entry(t, arg_types)
+        except SxError:
+            raise
+        except RecursionError:
+            raise SxSyntaxError("code nested too deeply to compile", None) from None
+        except Exception as e:
+            raise SxInternalError("pass infer_types", e) from e
+        try:
+            program, entry = specialize_pass.run(inf, ctx, fold)
+            if verify and env is not None:
+                languages.check_lmono(program, Context(env))
+        except SxError:
+            raise
+        except languages.LanguageError as e:
+            raise SxInternalError("pass specialize", e, str(e)) from e
+        except Exception as e:
+            raise SxInternalError("pass specialize", e) from e
+    out = Specialized(program, entry, inf, ctx)
+    SPECIALIZED[key] = (fn, out)
+    if len(SPECIALIZED) > MAX_SPECIALIZED:
+        SPECIALIZED.popitem(last=False)
+    return out
+
+
+def _type_of_argument(inf, v, i):
+    t = types.of_value(v, inf.code_of, unknown_dims=False)
+    if t is None:
+        raise SxTypeError(f"argument {i + 1}: a value of type {type_name(v)} has no type in "
+                          "the language")
+    return t

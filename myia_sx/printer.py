@@ -15,34 +15,44 @@ from __future__ import annotations
 
 import re
 
-from .forms import Form, Keyword, Seq, Symbol, Vec
+from .errors import SxSyntaxError
+from .forms import Form, Keyword, Seq, Symbol, Vec, abbreviate
+from .reader import I64_MAX, I64_MIN, INVISIBLE, PLAIN_SYMBOL, prepare, read
 
-_SYMBOL_BAD = re.compile(r"[\s()\[\]{}\";'`~]")
+# Whether a name reads back as itself, by name (a bounded memo: the check
+# reads the name).
 _readable_cache: dict = {}
+_CACHE_SIZE = 100_000
 
 
 def symbol_readable(name: str) -> bool:
     """True if ``name`` reads back as the symbol ``name``."""
-    ok = _readable_cache.get(name)
+    return _readable(name, Symbol)
+
+
+def _readable(name: str, kind) -> bool:
+    """True if ``name`` reads back as itself, a :class:`Symbol` or a
+    :class:`Keyword` (``kind``): the reader's own verdict, so the printer
+    never writes a name that would read as something else (a number, a
+    dotted name, a name in another normal form, an error)."""
+    if kind is Symbol and type(name) is str and PLAIN_SYMBOL.match(name) \
+            and name not in ("True", "False"):
+        return True
+    key = (name, kind)
+    ok = _readable_cache.get(key)
     if ok is None:
-        from .reader import parse_number
-
-        ok = bool(name) and not _SYMBOL_BAD.search(name) and name[0] not in ":#"
-        if ok and name in ("True", "False", "None"):
+        if type(name) is not str or not name or prepare(name) != name:
             ok = False
-        if ok and "." in name and name.strip("."):
-            ok = False
-        if ok:
+        else:
             try:
-                ok = parse_number(name) is None
-            except ValueError:
-                ok = False
-        _readable_cache[name] = ok
+                forms = read(name if kind is Symbol else ":" + name)
+            except SxSyntaxError:
+                forms = ()
+            ok = (len(forms) == 1 and type(forms[0]) is kind and forms[0].name == name)
+        if len(_readable_cache) >= _CACHE_SIZE:
+            _readable_cache.clear()
+        _readable_cache[key] = ok
     return ok
-
-
-def _keyword_readable(name: str) -> bool:
-    return bool(name) and not _SYMBOL_BAD.search(name) and name[0] != ":"
 
 
 _STR_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
@@ -57,7 +67,7 @@ def _escape_char(m):
     o = ord(c)
     if o < 0x80:
         return f"\\x{o:02x}"
-    if c.isprintable():
+    if c.isprintable() and not INVISIBLE.match(c):
         return c
     return f"\\u{o:04x}" if o <= 0xFFFF else f"\\U{o:08x}"
 
@@ -67,6 +77,9 @@ def dump_atom(x) -> str:
     if t is bool or x is None:
         return repr(x)
     if t is int:
+        if not I64_MIN <= x <= I64_MAX:
+            raise ValueError(f"an integer of {x.bit_length()} bits is outside i64: "
+                             "it cannot be printed readably")
         return str(x)
     if t is float:
         if x != x:
@@ -80,11 +93,11 @@ def dump_atom(x) -> str:
         return '"' + _NEEDS_ESCAPE.sub(_escape_char, x) + '"'
     if t is Symbol:
         if not symbol_readable(x.name):
-            raise ValueError(f"symbol {x.name!r} cannot be printed readably")
+            raise ValueError(f"symbol {abbreviate(x.name)!r} cannot be printed readably")
         return x.name
     if t is Keyword:
-        if not _keyword_readable(x.name):
-            raise ValueError(f"keyword {x.name!r} cannot be printed readably")
+        if not _readable(x.name, Keyword):
+            raise ValueError(f"keyword {abbreviate(x.name)!r} cannot be printed readably")
         return ":" + x.name
     raise ValueError(f"not a form: {x!r} of type {t.__name__}")
 

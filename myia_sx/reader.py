@@ -4,41 +4,87 @@ Input: text.  Output: a tuple of forms (see :mod:`myia_sx.forms`), each symbol,
 keyword and sequence carrying its span (1-based line and column, end exclusive).
 
 Invariants:
-  - linear time: one regular-expression scan, newlines counted once;
+  - linear time and memory: one regular-expression scan (possessive, so a
+    long string literal costs no backtracking state), newlines counted once,
+    escapes decoded by runs;
   - iterative: nesting depth is bounded by memory, not Python's stack;
   - a strict lexical subset of Hy: what both readers accept reads to the same
     tree; Hy-only syntax (``#{}``, ``#()``, ``{}``, f-strings, ``1,000``,
     ``1j``, reader macros) is an :class:`SxSyntaxError` naming the feature;
   - a token that starts like a number but is not one is an error, not a symbol;
+    an integer literal outside i64 is an error;
   - ``'x`` ``\\`x`` ``~x`` ``~@x`` read as ``(quote x)`` ``(quasiquote x)``
     ``(unquote x)`` ``(unquote-splice x)``; ``a.b.c`` reads as ``(. a b c)``.
+
+Text rules (docs/language.md, "Syntax"), so that what a reader of the source
+sees is what the program says:
+  - a line break is LF, CRLF or a lone CR; a byte order mark at the very start
+    is skipped; columns count characters (a tab or a wide character is one);
+  - invisible characters (:data:`INVISIBLE`: control characters other than
+    ASCII whitespace, format characters such as zero-width spaces, the soft
+    hyphen and bidirectional controls, line and paragraph separators, Hangul
+    fillers, surrogates) are errors anywhere, in strings and comments too (a
+    string spells them with an escape);
+  - names (symbols, keywords, the parts of dotted names) are normalized to
+    NFC; a name may not hold non-ASCII brackets or quotation marks,
+    characters whose compatibility form is one of the syntax's own (the
+    full-width parenthesis, the Greek question mark), private-use, unassigned
+    or surrogate code points, nor start with a combining mark.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from .errors import SxSyntaxError
-from .forms import Form, Keyword, Source, Span, Symbol, Vec
+from .forms import Form, Keyword, Source, Span, Symbol, Vec, gc_paused
 
-# Each match is optional trivia (ASCII whitespace, comments) then one token;
-# the empty ``end`` token matches at the end of input (or at a character no
-# token accepts, which is then reported).
+I64_MIN = -(1 << 63)
+I64_MAX = (1 << 63) - 1
+
+# Each match is optional trivia (ASCII whitespace, comments) then one token.
+# Every character starts some token, so matches follow each other without
+# gaps; the empty ``end`` token matches at the end of the text.  Line breaks
+# are LF only here: read() turns CRLF and CR into LF first.  The first two
+# groups are shortcuts for the commonest atoms, whole tokens (the lookahead)
+# that need no further checks: a plain ASCII symbol (as PLAIN_SYMBOL says;
+# not before a quote, where f"..." is Hy-only syntax) and a short decimal
+# integer.
+_DELIMITED = r"""(?![^\s()\[\]{};'`~])"""
 _TOKEN = re.compile(
-    r"""(?:[\ \t\n\r\f\v]+|;[^\n]*)*
-     (?:(?P<open>[(\[])
+    r"""(?:[\ \t\n\f\v]++|;[^\n]*+)*+
+     (?:(?P<sym>[A-HK-MO-Za-hk-mo-z_*!?<>=/&%$^|@][^\x00-\x20\x7f-\U0010ffff.()\[\]{}";'`~]*+)"""
+    + _DELIMITED + r"""
+      |(?P<int>-?(?:[1-9][0-9]{0,17}|0))(?![^\s()\[\]{}";'`~])
+      |(?P<atom>[^\s()\[\]{}";'`~]++)
+      |(?P<open>[(\[])
       |(?P<close>[)\]])
-      |(?P<str>"[^"\\]*(?:\\.[^"\\]*)*")
+      |(?P<str>"(?:[^"\\]++|\\.)*+")
       |(?P<unterminated>")
-      |(?P<prefix>'|`|~@|~)
-      |(?P<hash>\#.?)
+      |(?P<prefix>'|`|~@?)
       |(?P<brace>[{}])
       |(?P<space>\s)
-      |(?P<atom>[^\s()\[\]{}";'`~]+)
-      |(?P<end>))
+      |(?P<end>\Z))
     """,
     re.VERBOSE | re.DOTALL,
 )
+(_SYM, _INTEGER, _ATOM, _OPEN, _CLOSE, _STR, _UNTERMINATED, _PREFIX, _BRACE, _SPACE,
+ _END) = range(1, 12)
+
+# Characters no .sx text may hold raw: C0 controls but ASCII whitespace, DEL
+# and C1 controls, the combining grapheme joiner, Hangul fillers, format
+# characters (category Cf, as of Unicode 15: the soft hyphen, Arabic and
+# Syriac marks, zero-width spaces and joiners, bidirectional controls, word
+# joiners and invisible operators, the byte order mark, interlinear
+# annotation, tags...), line and paragraph separators, surrogates.
+INVISIBLE = re.compile(
+    "[\x00-\x08\x0e-\x1f\x7f-\x9f\u00ad\u034f\u0600-\u0605\u061c\u06dd\u070f"
+    "\u0890\u0891\u08e2\u115f\u1160\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064"
+    "\u2066-\u206f\u3164\ud800-\udfff\ufeff\uffa0\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    "\U000e0020-\U000e007f]")
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 _PREFIX_NAMES = {"'": "quote", "`": "quasiquote", "~": "unquote", "~@": "unquote-splice"}
 
@@ -51,6 +97,13 @@ _HASH_FEATURES = {
     "#!": "shebang lines",
 }
 
+# A token read as a symbol without further checks (the printer prints one so
+# too): printable ASCII, no dot, and a first character that starts no number,
+# keyword, constant or Hy-only syntax (True and False match: look them up first).
+PLAIN_SYMBOL = re.compile(
+    "[A-HK-MO-Za-hk-mo-z_*!?<>=/&%$^|@][^\x00-\x20\x7f-\U0010ffff.()\\[\\]{}\";'`~]*+\\Z")
+_CONSTANTS = {"True": True, "False": False, "None": None}
+
 _DEC = r"[0-9](?:_?[0-9])*"
 _INT = re.compile(r"[+-]?(?:0(?:_?0)*|[1-9](?:_?[0-9])*)\Z")
 _RADIX = re.compile(r"[+-]?0(?:[xX](?:_?[0-9a-fA-F])+|[oO](?:_?[0-7])+|[bB](?:_?[01])+)\Z")
@@ -59,15 +112,25 @@ _FLOAT = re.compile(
 _NUMBERISH = re.compile(r"[+-]?\.?[0-9]")
 _SPECIAL_FLOATS = {"Inf": float("inf"), "+Inf": float("inf"), "-Inf": float("-inf"),
                    "NaN": float("nan")}
+# By radix letter: the base, and the most significant digits an i64 can have.
+_RADICES = {"x": (16, 16), "X": (16, 16), "o": (8, 22), "O": (8, 22), "b": (2, 64),
+            "B": (2, 64)}
 
+_SIMPLE = "ntr\\\"'abfv\n"
 _ESCAPE = re.compile(
-    r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|N\{[^}]*\}|[0-7]{1,3}|.)",
+    rf"\\(?:(?P<run>[{re.escape(_SIMPLE)}](?:\\[{re.escape(_SIMPLE)}])*+)"
+    r"|(?P<one>x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|N\{[^}]*+\}|[0-7]{1,3}|.))",
     re.DOTALL)
-_SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'",
-                   "a": "\a", "b": "\b", "f": "\f", "v": "\v", "\n": ""}
+# the character each simple escape letter stands for (backslash-newline: none)
+_SIMPLE_TABLE = str.maketrans({"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"',
+                               "'": "'", "a": "\a", "b": "\b", "f": "\f", "v": "\v",
+                               "\n": None})
 _STRING_PREFIXES = {"f": "f-strings", "fr": "f-strings", "rf": "f-strings",
                     "b": "byte strings", "br": "byte strings", "rb": "byte strings",
                     "r": "raw strings"}
+# ASCII characters with a meaning in the syntax, which no name character may
+# look like (after compatibility normalization).
+_SYNTAX_CHARS = frozenset("()[]{}\";'`~.:#\\ \t\n\r\f\v")
 
 
 # A token that does not start like one of our numbers may still be one for Hy,
@@ -99,11 +162,31 @@ def _hy_reads_as_number(tok: str) -> bool:
     return False
 
 
+def _i64(tok: str, radix: bool) -> int:
+    """The value of integer token ``tok``; ValueError if it is outside i64
+    (decided from the number of digits first, so a literal of any length
+    costs no more than its reading)."""
+    s = tok.replace("_", "")
+    digits = s.lstrip("+-")
+    base, limit = 10, 19
+    if radix:
+        base, limit = _RADICES[digits[1]]
+        digits = digits[2:]
+    digits = digits.lstrip("0") or "0"
+    if len(digits) <= limit:
+        value = int(digits, base)
+        if s[0] == "-":
+            value = -value
+        if I64_MIN <= value <= I64_MAX:
+            return value
+    raise ValueError(f"integer {tok} does not fit in i64 (from {I64_MIN} to {I64_MAX})")
+
+
 def parse_number(tok: str):
     """The value of a number token, or None if it does not start like one.
 
     Raises ValueError with a message for a token that starts like a number but
-    is not one.
+    is not one, and for an integer outside i64.
     """
     if tok in _SPECIAL_FLOATS:
         return _SPECIAL_FLOATS[tok]
@@ -117,9 +200,9 @@ def parse_number(tok: str):
                              f"(write plain ASCII digits, Inf, -Inf or NaN)")
         return None
     if _INT.match(tok):
-        return int(tok.replace("_", ""))
+        return _i64(tok, False)
     if _RADIX.match(tok):
-        return int(tok.replace("_", ""), 0)
+        return _i64(tok, True)
     if "." in tok or "e" in tok or "E" in tok:
         if _FLOAT.match(tok):
             return float(tok.replace("_", ""))
@@ -132,202 +215,278 @@ def parse_number(tok: str):
     raise ValueError(f"malformed number {tok}")
 
 
-def _unescape(body: str, err):
+def char_text(ch: str) -> str:
+    """``U+XXXX (NAME)`` for a character in a message."""
+    name = unicodedata.name(ch, "")
+    return f"U+{ord(ch):04X} ({name or 'control character'})"
+
+
+def name_problem(name: str):
+    """Why ``name`` cannot be a name character for character, as
+    ``(index, message)``, or None (ASCII names never have one)."""
+    if name.isascii():
+        return None
+    for i, ch in enumerate(name):
+        if ch.isascii():
+            continue
+        cat = unicodedata.category(ch)
+        if cat in ("Cs", "Co", "Cn"):
+            return i, (f"character {char_text(ch)} is unassigned, private-use or a "
+                       "surrogate: not allowed in names")
+        if cat in ("Ps", "Pe", "Pi", "Pf"):
+            return i, (f"bracket or quotation mark {char_text(ch)} is not allowed in names "
+                       "(only ASCII brackets and quotes are syntax)")
+        like = unicodedata.normalize("NFKC", ch)
+        if _SYNTAX_CHARS.intersection(like):
+            return i, (f"character {char_text(ch)} looks like {like!r} and is not "
+                       "allowed in names")
+        if i == 0 and cat[0] == "M":
+            return i, f"a name cannot start with the combining mark {char_text(ch)}"
+    return None
+
+
+def _nfc(name: str) -> str:
+    if name.isascii() or unicodedata.is_normalized("NFC", name):
+        return name
+    return unicodedata.normalize("NFC", name)
+
+
+def _unescape(body: str, err) -> str:
+    """The value of a string literal's ``body``: escapes decoded, runs of
+    simple escapes (``\\n\\n...``) at once, so memory stays linear."""
     if "\\" not in body:
         return body
-
-    def repl(m):
-        e = m.group(1)
-        c = e[0]
-        if c in "xuU":
-            if len(e) == 1:
-                want = {"x": 2, "u": 4, "U": 8}[c]
-                err(f"truncated escape \\{c} in string: needs {want} hex digits")
-            code = int(e[1:], 16)
-            if code > 0x10FFFF:
-                err(f"escape \\{e} is beyond the last Unicode character U+10FFFF")
-            return chr(code)
-        if c == "N":
-            import unicodedata
-            try:
-                return unicodedata.lookup(e[2:-1])
-            except KeyError:
-                err(f"unknown character name in escape \\{e}")
-        if c in "01234567":
-            return chr(int(e, 8))
-        if c in _SIMPLE_ESCAPES:
-            return _SIMPLE_ESCAPES[c]
-        err(f"invalid escape sequence \\{e} in string")
-
-    return _ESCAPE.sub(repl, body)
+    out = []
+    pieces = []
+    last = 0
+    for m in _ESCAPE.finditer(body):
+        pieces.append(body[last:m.start()])
+        run = m.group("run")
+        pieces.append(run[::2].translate(_SIMPLE_TABLE) if run is not None
+                      else _escape_value(m.group("one"), err))
+        last = m.end()
+        if len(pieces) > 4096:
+            out.append("".join(pieces))
+            pieces.clear()
+    pieces.append(body[last:])
+    out.append("".join(pieces))
+    return "".join(out)
 
 
-class _Open:
-    __slots__ = ("cls", "items", "line", "col", "char")
+def _escape_value(e: str, err) -> str:
+    """The character escape ``\\e`` stands for (``e`` is not a simple escape)."""
+    c = e[0]
+    if c in "xuU":
+        if len(e) == 1:
+            want = {"x": 2, "u": 4, "U": 8}[c]
+            err(f"truncated escape \\{c} in string: needs {want} hex digits")
+        code = int(e[1:], 16)
+        if code > 0x10FFFF:
+            err(f"escape \\{e} is beyond the last Unicode character U+10FFFF")
+        return chr(code)
+    if c == "N":
+        try:
+            return unicodedata.lookup(e[2:-1])
+        except KeyError:
+            err(f"unknown character name in escape \\{e}")
+    if c in "01234567":
+        return chr(int(e, 8))
+    err(f"invalid escape sequence \\{e} in string")
 
-    def __init__(self, cls, line, col, char):
-        self.cls = cls
-        self.items = []
-        self.line = line
-        self.col = col
-        self.char = char
+
+def prepare(text: str) -> str:
+    """``text`` as the reader sees it: a leading byte order mark dropped,
+    CRLF and lone CR turned into LF."""
+    if text[:1] == "\ufeff":
+        text = text[1:]
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
 
 
-class _Prefix:
-    __slots__ = ("name", "line", "col", "end_col", "text")
-
-    def __init__(self, name, line, col, end_col, text):
-        self.name = name
-        self.line = line
-        self.col = col
-        self.end_col = end_col
-        self.text = text
-
-
-def read(text: str, filename: str = "<string>", source: Source | None = None) -> tuple:
+def read(text: str, filename: str = "<string>") -> tuple:
     """Read every form in ``text``; return them as a tuple."""
-    src = source if source is not None else Source(filename, text)
+    with gc_paused():
+        return _read(prepare(text), filename)
+
+
+def _read(text, filename):
+    src = Source(filename, text)
+    n = len(text)
     line, line_start = 1, 0
+    next_nl = text.find("\n")     # the first line break not yet counted
+    if next_nl < 0:
+        next_nl = n
+    # Open brackets are lists [items, line, col, char], prefixes (' ` ~ ~@)
+    # tuples (name, line, col, end_col, text) waiting for their form.
     stack: list = []
     top: list = []
+    items = top   # where the next form goes: the innermost open bracket's
+    #               items, or None when a prefix waits for it
 
     def fail(message, l, c, end_col=None):
         raise SxSyntaxError(message, Span(src, l, c, l, end_col if end_col else c + 1))
 
     def emit(form, end_line, end_col):
-        while stack and type(stack[-1]) is _Prefix:
-            p = stack.pop()
-            sp = Span(src, p.line, p.col, end_line, end_col)
-            form = Form((Symbol(p.name, Span(src, p.line, p.col, p.line, p.end_col)), form), sp)
-        if stack:
-            stack[-1].items.append(form)
-        else:
-            top.append(form)
+        """Put ``form`` where it goes, closing the prefixes that wait for it;
+        return the items list the next form goes to."""
+        while stack and type(stack[-1]) is tuple:
+            name, p_line, p_col, p_end, _ = stack.pop()
+            form = Form((Symbol(name, Span(src, p_line, p_col, p_line, p_end)), form),
+                        Span(src, p_line, p_col, end_line, end_col))
+        into = stack[-1][0] if stack else top
+        into.append(form)
+        return into
 
-    pos = 0
-    n = len(text)
+    bad = INVISIBLE.search(text)
+    limit = bad.start() if bad else n + 1
     for m in _TOKEN.finditer(text):
-        kind = m.lastgroup
-        start = m.start(kind)
-        if start != pos:
-            if m.start() != pos:
-                fail(f"unexpected character {text[pos]!r}", line, pos - line_start + 1)
-            nl = text.count("\n", pos, start)
-            if nl:
-                line += nl
-                line_start = text.rfind("\n", pos, start) + 1
-        pos = m.end()
-        col = start - line_start + 1
-        if kind == "atom":
-            tok = m.group(kind)
-            end_col = col + len(tok)
-            if pos < n and text[pos] == '"' and tok in _STRING_PREFIXES:
-                fail(f"{_STRING_PREFIXES[tok]} ({tok}\"...\") are Hy-only syntax",
-                     line, col, end_col + 1)
-            form = _atom(tok, src, line, col, end_col, fail)
-            if stack and type(stack[-1]) is _Open:
-                stack[-1].items.append(form)
-            else:
-                emit(form, line, end_col)
-        elif kind == "end":
-            if pos != n:
-                fail(f"unexpected character {text[pos]!r}", line, pos - line_start + 1)
+        kind = m.lastindex
+        start, pos = m.span(kind)
+        if pos > limit:
             break
-        elif kind == "open":
-            ch = m.group(kind)
-            stack.append(_Open(Form if ch == "(" else Vec, line, col, ch))
-        elif kind == "close":
-            ch = m.group(kind)
+        if start > next_nl:
+            line += text.count("\n", next_nl, start)
+            line_start = text.rindex("\n", next_nl, start) + 1
+            next_nl = text.find("\n", start)
+            if next_nl < 0:
+                next_nl = n
+        col = start - line_start + 1
+        if kind == _SYM:
+            tok = m.group(kind)
+            form = _CONSTANTS[tok] if tok in _CONSTANTS else \
+                Symbol(tok, Span(src, line, col, line, col + len(tok)))
+        elif kind == _INTEGER:
+            form = int(m.group(kind))
+        elif kind == _OPEN:
+            items = []
+            stack.append([items, line, col, text[start]])
+            continue
+        elif kind == _CLOSE:
+            ch = text[start]
             if not stack:
                 fail(f"unexpected {ch!r} with no open bracket", line, col)
-            o = stack[-1]
-            if type(o) is _Prefix:
-                fail(f"{o.text!r} must be followed by a form", o.line, o.col, o.end_col)
-            want = ")" if o.char == "(" else "]"
-            if ch != want:
-                fail(f"{ch!r} does not match {o.char!r} opened at {o.line}:{o.col}",
-                     line, col)
-            stack.pop()
-            emit(o.cls(o.items, Span(src, o.line, o.col, line, col + 1)), line, col + 1)
-        elif kind == "str":
-            body = m.group(kind)[1:-1]
-            if "\r" in body:
-                # a raw line break in a literal is "\n" whatever its spelling
-                # (as in Hy, and as read_file's universal newlines give)
-                body = body.replace("\r\n", "\n").replace("\r", "\n")
+            o = stack.pop()
+            if type(o) is tuple:
+                fail(f"{o[4]!r} must be followed by a form", o[1], o[2], o[3])
+            o_items, o_line, o_col, o_char = o
+            if o_char == "(":
+                if ch != ")":
+                    fail(f"{ch!r} does not match '(' opened at {o_line}:{o_col}", line, col)
+                form = Form(o_items, Span(src, o_line, o_col, line, col + 1))
+            else:
+                if ch != "]":
+                    fail(f"{ch!r} does not match '[' opened at {o_line}:{o_col}", line, col)
+                form = Vec(o_items, Span(src, o_line, o_col, line, col + 1))
+            if stack and type(stack[-1]) is list:
+                items = stack[-1][0]
+                items.append(form)
+            else:
+                items = emit(form, line, col + 1)
+            continue
+        elif kind == _ATOM:
+            tok = m.group(kind)
+            end_col = col + len(tok)
+            if tok in _STRING_PREFIXES and text.startswith('"', pos):
+                fail(f"{_STRING_PREFIXES[tok]} ({tok}\"...\") are Hy-only syntax",
+                     line, col, end_col + 1)
+            if tok[0] == "#":
+                key = (tok + text[pos:pos + 1])[:2]
+                feature = _HASH_FEATURES.get(key, "reader macros (#...)")
+                fail(f"{feature} are Hy-only syntax" if not feature.endswith("lines")
+                     else f"{feature} are not supported", line, col, col + len(key))
+            form = _atom(tok, src, line, col, end_col, fail)
+        elif kind == _STR:
             s_line, s_col = line, col
-            nl = text.count("\n", start, pos)
-            if nl:
-                line += nl
-                line_start = text.rfind("\n", start, pos) + 1
-            value = _unescape(body, lambda msg: fail(msg, s_line, s_col))
-            emit(value, line, pos - line_start + 1)
-        elif kind == "prefix":
+            if pos > next_nl:
+                line += text.count("\n", next_nl, pos)
+                line_start = text.rindex("\n", next_nl, pos) + 1
+                next_nl = text.find("\n", pos)
+                if next_nl < 0:
+                    next_nl = n
+            form = _unescape(m.group(kind)[1:-1], lambda msg: fail(msg, s_line, s_col))
+            if items is None:
+                items = emit(form, line, pos - line_start + 1)
+                continue
+        elif kind == _PREFIX:
             tok = m.group(kind)
-            stack.append(_Prefix(_PREFIX_NAMES[tok], line, col, col + len(tok), tok))
-        elif kind == "unterminated":
+            stack.append((_PREFIX_NAMES[tok], line, col, col + len(tok), tok))
+            items = None
+            continue
+        elif kind == _END:
+            break
+        elif kind == _UNTERMINATED:
             fail("unterminated string", line, col)
-        elif kind == "hash":
-            tok = m.group(kind)
-            feature = _HASH_FEATURES.get(tok, "reader macros (#...)")
-            fail(f"{feature} are Hy-only syntax" if not feature.endswith("lines")
-                 else f"{feature} are not supported", line, col, col + len(tok))
-        elif kind == "brace":
+        elif kind == _BRACE:
             fail("dict literals {...} are Hy-only syntax", line, col)
-        elif kind == "space":
+        else:
             # Hy's whitespace is ASCII only: it would read this character as
             # part of a symbol.  We refuse it rather than guess.
-            ch = m.group(kind)
-            fail(f"character U+{ord(ch):04X} ({_char_name(ch)}) is not whitespace "
-                 f"in .sx source (only ASCII spaces, tabs and line breaks are)", line, col)
-    if pos != n:
-        fail(f"unexpected character {text[pos]!r}", line, pos - line_start + 1)
+            fail(f"character {char_text(m.group(kind))} is not whitespace in .sx source "
+                 "(only ASCII spaces, tabs and line breaks are)", line, col)
+        if items is not None:
+            items.append(form)
+        else:
+            items = emit(form, line, pos - line_start + 1)
+    if bad is not None:
+        _invisible(text, bad.start(), src)
     if stack:
         o = stack[-1]
-        if type(o) is _Prefix:
-            fail(f"{o.text!r} must be followed by a form", o.line, o.col, o.end_col)
-        closer = ")" if o.char == "(" else "]"
-        fail(f"unclosed {o.char!r}: no matching {closer!r} before end of input",
-             o.line, o.col)
+        if type(o) is tuple:
+            fail(f"{o[4]!r} must be followed by a form", o[1], o[2], o[3])
+        closer = ")" if o[3] == "(" else "]"
+        fail(f"unclosed {o[3]!r}: no matching {closer!r} before end of input", o[1], o[2])
     return tuple(top)
 
 
-def _char_name(ch: str) -> str:
-    import unicodedata
-
-    return unicodedata.name(ch, "control character")
+def _invisible(text, i, src):
+    """Raise the error for the invisible character at ``text[i]``."""
+    line = text.count("\n", 0, i) + 1
+    col = i - (text.rfind("\n", 0, i) + 1) + 1
+    ch = text[i]
+    what = "bidirectional control character" if _BIDI.match(ch) else "invisible character"
+    hint = f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
+    raise SxSyntaxError(f"{what} {char_text(ch)} is not allowed in .sx source "
+                        f"(in a string, write it as {hint})", Span(src, line, col, line, col + 1))
 
 
 def _atom(tok, src, line, col, end_col, fail):
+    """The form of an atom token that is not a plain ASCII symbol."""
+    span = Span(src, line, col, line, end_col)
+    if tok[0] == ":":
+        name = _checked_name(tok[1:], line, col + 1, fail)
+        if not name or name[0] == ":":
+            fail(f"malformed keyword {tok}", line, col, end_col)
+        return Keyword(name, span)
+    name = _checked_name(tok, line, col, fail)
     try:
-        value = parse_number(tok)
+        value = parse_number(name)
     except ValueError as e:
         fail(str(e), line, col, end_col)
     if value is not None:
         return value
-    if tok == "True":
-        return True
-    if tok == "False":
-        return False
-    if tok == "None":
-        return None
-    span = Span(src, line, col, line, end_col)
-    if tok[0] == ":":
-        name = tok[1:]
-        if not name or name[0] == ":":
-            fail(f"malformed keyword {tok}", line, col, end_col)
-        return Keyword(name, span)
-    if "." in tok and tok.strip("."):
+    if "." in name and name.strip("."):
         return _dotted(tok, src, line, col, end_col, span, fail)
-    return Symbol(tok, span)
+    if name in _CONSTANTS:
+        return _CONSTANTS[name]
+    return Symbol(name, span)
+
+
+def _checked_name(raw, line, col, fail):
+    """Name token ``raw`` (at ``line:col``) in NFC; an error if it holds a
+    character names may not hold."""
+    problem = name_problem(raw)
+    if problem is not None:
+        fail(problem[1], line, col + problem[0])
+    return _nfc(raw)
 
 
 def _dotted(tok, src, line, col, end_col, span, fail):
-    parts = tok.split(".")
     items = [Symbol(".", span)]
     c = col
-    for part in parts:
-        bad = not part or part in ("True", "False", "None") or part[0] in ":#"
+    for raw in tok.split("."):
+        part = _checked_name(raw, line, c, fail)
+        bad = not part or part in _CONSTANTS or part[0] in ":#"
         if not bad:
             try:
                 bad = parse_number(part) is not None
@@ -335,8 +494,8 @@ def _dotted(tok, src, line, col, end_col, span, fail):
                 bad = True
         if bad:
             fail(f"malformed dotted name {tok}", line, col, end_col)
-        items.append(Symbol(part, Span(src, line, c, line, c + len(part))))
-        c += len(part) + 1
+        items.append(Symbol(part, Span(src, line, c, line, c + len(raw))))
+        c += len(raw) + 1
     return Form(items, span)
 
 
@@ -344,15 +503,30 @@ def read_one(text: str, filename: str = "<string>"):
     """Read exactly one form from ``text``."""
     forms = read(text, filename)
     if len(forms) != 1:
-        src = Source(filename, text)
         where = forms[1].span if len(forms) > 1 and getattr(forms[1], "span", None) \
-            else Span(src, 1, 1, 1, 2)
+            else Span(Source(filename, prepare(text)), 1, 1, 1, 2)
         raise SxSyntaxError(f"expected exactly one form, found {len(forms)}", where)
     return forms[0]
 
 
 def read_file(path) -> tuple:
-    """Read every form of the file at ``path``."""
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    return read(text, str(path))
+    """Read every form of the file at ``path`` (UTF-8; bytes that are not
+    UTF-8 are an error at their line and column)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    return read(decode(data, str(path)), str(path))
+
+
+def decode(data: bytes, filename: str) -> str:
+    """``data`` decoded as UTF-8; an invalid byte is an :class:`SxSyntaxError`
+    at its position."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        good = prepare(data[:e.start].decode("utf-8"))
+        line = good.count("\n") + 1
+        col = len(good) - (good.rfind("\n") + 1) + 1
+        text = prepare(data.decode("utf-8", errors="replace"))
+        raise SxSyntaxError(f"byte 0x{data[e.start]:02x} is not UTF-8 (.sx source is "
+                            "UTF-8 text)", Span(Source(filename, text), line, col, line,
+                                                col + 1)) from None

@@ -19,7 +19,7 @@ import keyword as _pykeyword
 
 import numpy as np
 
-from .forms import Keyword, Seq, Symbol, form_eq
+from .forms import Keyword, Seq, Symbol, form_eq, user_name
 
 I64_MIN = -(1 << 63)
 I64_MAX = (1 << 63) - 1
@@ -54,6 +54,31 @@ class Closure:
 
     def __repr__(self):
         return f"<fn {self.code.name}>"
+
+
+def closure_env(c):
+    """The values a closure's sensitivity is over, in order: what it
+    captured, or for a function of a letrec group, what the group captured
+    (the group's functions left out: their sensitivities are the group's)."""
+    code = c.code
+    if code.letrec is None:
+        return c.free
+    where = dict(zip(code.free_names, c.free))
+    return tuple(where[n] for n in code.group_free)
+
+
+def flat_closures(v):
+    """``v`` with each closure in it replaced by the tuple of what it
+    captured (:func:`closure_env`, closures in it flattened too): how a
+    specialized program holds closures."""
+    t = type(v)
+    if t is Closure:
+        return tuple(map(flat_closures, closure_env(v)))
+    if t is tuple:
+        return tuple(map(flat_closures, v))
+    if isinstance(v, Record):
+        return t._sx_type.make(tuple(map(flat_closures, v._values)))
+    return v
 
 
 class Zero:
@@ -136,7 +161,7 @@ class Record:
     _sx_type = None
 
     def __init__(self, *args, **kwargs):
-        from .errors import SxError
+        from .errors import SxError, hide_internal_frames
 
         t = type(self)._sx_type
         try:
@@ -144,6 +169,7 @@ class Record:
         except SxError as e:
             if e.span is None:  # called from Python: point at the defrecord
                 e.span = t.span
+            hide_internal_frames(e)
             raise
 
     def __iter__(self):
@@ -299,7 +325,13 @@ def values_equal(a, b) -> bool:
 
 
 def show_value(v) -> str:
-    """sx-style text of a runtime value (for the CLI and the REPL)."""
+    """sx text of a runtime value, on one line (for the CLI and the REPL).
+
+    Numbers, tuples, records, arrays and quoted forms are written as sx that
+    evaluates to an equal value (``[1 2.5]``, ``(P 1 2.0)``, ``(array [[1.0
+    2.0] [3.0 4.0]])``, ``(array [1.5] :dtype :f32)``, ``'(a b)``; a bool
+    array as ``(array [True False])``, the notation of the docs); a function
+    as ``<function NAME at FILE:LINE:COL>``, where it is defined."""
     from .printer import dump_atom, dumps
 
     t = type(v)
@@ -308,15 +340,54 @@ def show_value(v) -> str:
     if isinstance(v, Record):
         return "(" + type(v)._sx_type.name + "".join(" " + show_value(x) for x in v._values) + ")"
     if t is np.ndarray:
-        body = np.array2string(v, separator=" ", threshold=200)
-        dt = ARRAY_DTYPES.get(v.dtype, str(v.dtype))
-        return f"(array {body} :dtype {dt})"
+        return _show_array(v, dump_atom)
     if t is np.float32:
-        return f"(f32 {dump_atom(float(v))})"
+        return f"(f32 {_f32_text(v, dump_atom)})"
     if isinstance(v, Seq):
         return "'" + dumps(v)
     if t is Symbol:
         return "'" + v.name
     if t in (int, float, bool, str, Keyword) or v is None:
         return dump_atom(v)
+    if t is Closure:
+        return f"<function {user_name(v.code.name)}{_where(v.code.span)}>"
+    if t is RecordType:
+        return f"<record constructor {v.name}{_where(v.span)}>"
+    if isinstance(v, type) and issubclass(v, Record):   # a record type, as Python sees it
+        return show_value(v._sx_type)
+    inner = getattr(v, "closure", None)   # a function, as the Python API gives it
+    if inner is not None:
+        return show_value(inner)
+    name = getattr(v, "name", None)
+    if type(name) is str:
+        return f"<{type_name(v)} {name}>"
     return repr(v)
+
+
+def _where(span):
+    return "" if span is None else f" at {span.file}:{span.line}:{span.col}"
+
+
+def _f32_text(x, dump_atom):
+    """The shortest decimal that reads back as the f32 ``x``."""
+    return dump_atom(float(str(np.float32(x)))) if np.isfinite(x) else dump_atom(float(x))
+
+
+def _show_array(a, dump_atom):
+    """An array as the sx expression that makes it."""
+    dt = ARRAY_DTYPES.get(a.dtype, str(a.dtype))
+    if a.size == 0:
+        shape = "[" + " ".join(map(str, a.shape)) + "]"
+        if dt == "bool":
+            return f"(> (zeros {shape}) 0.0)"
+        return f"(zeros {shape}{'' if dt == 'f64' else ' :dtype :' + dt})"
+    if dt == "f32":
+        def atom(x):
+            return _f32_text(x, dump_atom)
+    else:
+        atom = dump_atom
+
+    def text(x):
+        return "[" + " ".join(map(text, x)) + "]" if type(x) is list else atom(x)
+
+    return f"(array {text(a.tolist())}{' :dtype :f32' if dt == 'f32' else ''})"

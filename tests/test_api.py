@@ -72,9 +72,10 @@ def test_errors_name_the_file(sx_file):
     mod = myia_sx.load(bad)
     with pytest.raises(SxRuntimeError) as ei:
         mod.f((1, 2))
-    assert str(ei.value) == f"{bad}:2:3: index 5 out of range for tuple of length 2"
+    assert ei.value.headline() == f"{bad}:2:3: index 5 out of range for tuple of length 2"
     report = ei.value.format()
     assert "  (get x 5)" in report and "^" in report
+    assert str(ei.value) == report
 
 
 @pytest.mark.parametrize("backend", ["llvm", "cuda", "bogus", ""])
@@ -289,11 +290,13 @@ def test_bad_python_values(sx_file, value, what):
     mod = myia_sx.load(sx_file)
     with pytest.raises(SxTypeError) as ei:
         mod.add(1, value)
-    text = str(ei.value)
-    assert re.fullmatch(rf"{re.escape(str(sx_file))}:\d+:\d+: argument 2 \(b\): .*", text)
+    call_line = ei.tb.tb_lineno   # the traceback starts at this test: mod.add's line
+    text = ei.value.headline()
+    # the mistake is the Python call's; a note shows the function's definition
+    assert re.fullmatch(rf"{re.escape(__file__)}:{call_line}:9: argument 2 \(b\): .*", text)
     assert what in text
-    # the function's definition is where it points
-    assert (ei.value.span.line, ei.value.span.col) == (4, 1)
+    [(note, span)] = ei.value.notes
+    assert (note, span.file, span.line, span.col) == ("add is defined here", str(sx_file), 4, 1)
 
 
 def test_bad_value_inside_tuple(m):
@@ -471,4 +474,4 @@ def test_record_construction_error_from_python_points_at_defrecord():
     m = myia_sx.load_string("(defn f [] 1)\n(defrecord Point [x y])")
     with pytest.raises(myia_sx.SxTypeError) as e:
         m.Point(1.0)
-    assert str(e.value) == "<string>:2:12: Point takes 2 field value(s), got 1"
+    assert e.value.headline() == "<string>:2:12: Point takes 2 field value(s), got 1"

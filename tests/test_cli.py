@@ -21,7 +21,10 @@ def test_help(cli):
 def test_run_example_trains(cli):
     r = cli("run", ROOT / "examples" / "logistic.sx", "200")
     assert r.returncode == 0, r.stderr
-    before, after, acc = (float(x) for x in r.stdout.strip().strip("[]").split())
+    words = r.stdout.strip().strip("[]").split()
+    assert words[0::2] == [":steps", ":loss-before", ":loss-after", ":accuracy"]
+    steps, before, after, acc = (float(x) for x in words[1::2])
+    assert steps == 200
     assert abs(before - 0.6931471805599453) < 1e-9   # log 2 at w = 0, b = 0
     assert after < 0.3 and acc == 1.0
 
@@ -108,13 +111,62 @@ def test_missing_file_and_missing_main(cli, tmp_path):
     assert r.returncode == 1 and "defines no main" in r.stderr
 
 
-def test_bad_argument_literal(cli, tmp_path):
+def test_bad_argument_expression(cli, tmp_path):
     f = write(tmp_path, "m.sx", "(defn main [x] x)")
     r = cli("run", f, "foo")
     assert r.returncode == 1
-    assert r.stderr.startswith("<argument 1>:1:1: command-line arguments are literals")
+    assert r.stderr.startswith("<argument 1>:1:1: unbound name foo")
     r = cli("run", f, "(")
     assert r.returncode == 1 and "<argument 1>:1:1: unclosed" in r.stderr
+    r = cli("run", f, "1 2")
+    assert r.returncode == 1
+    assert "expected one expression in <argument 1>, got 2 forms" in r.stderr
+    r = cli("run", f, "(def y 1)")
+    assert r.returncode == 1 and "expected an expression, got a definition" in r.stderr
+
+
+def test_run_evaluates_arguments_and_prints_arrays_on_one_line(cli, tmp_path):
+    f = write(tmp_path, "m.sx", "(defrecord P [x y])\n(defn main [a p] [(* a 2.0) p.y])")
+    r = cli("run", f, "(array [[1.0 2.0] [3.0 4.0]])", "(P 1 (+ 2 3))")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "[(array [[2.0 4.0] [6.0 8.0]]) 5]\n"
+    r = cli("run", f, "(ones [2] :dtype :f32)", "(P 1 [(array [1 2])])")
+    assert r.stdout == "[(array [2.0 2.0] :dtype :f32) [(array [1 2])]]\n"
+
+
+def test_run_loads_npy_arguments(cli, tmp_path):
+    import numpy as np
+
+    f = write(tmp_path, "m.sx", "(defn main [a] (sum a :axis 0))")
+    np.save(tmp_path / "a.npy", np.array([[1.0, 2.0], [3.0, 4.0]]))
+    r = cli("run", f, tmp_path / "a.npy")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "(array [4.0 6.0])\n"
+    np.save(tmp_path / "b.npy", np.array([1, 2], dtype=np.int32))
+    r = cli("run", f, tmp_path / "b.npy")
+    assert r.returncode == 1 and "arrays of dtype int32 are not supported" in r.stderr
+    r = cli("run", f, tmp_path / "none.npy")
+    assert r.returncode == 1
+    assert r.stderr.startswith(f"error: argument 1: cannot load {tmp_path / 'none.npy'}")
+
+
+def test_run_prints_functions_with_name_and_place(cli, tmp_path):
+    f = write(tmp_path, "m.sx", "(defn helper [x] x)\n(defn main [] [helper (fn [y] y) +])")
+    r = cli("run", f)
+    assert r.stdout == (f"[<function helper at {f}:1:1> <function fn at {f}:2:23> "
+                        "<primitive +>]\n")
+
+
+def test_run_untrusted(cli, tmp_path):
+    f = write(tmp_path, "m.sx", "(defn main [] 1)")
+    r = cli("run", "--untrusted", f)
+    assert r.returncode == 1
+    assert "(defn ...) is a macro call, and a module loaded untrusted" in r.stderr
+    ir = cli("show", f, "--after", "expand_macros").stdout
+    g = write(tmp_path, "ir.sx", ir)
+    r = cli("run", "--untrusted", g)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "1\n"
 
 
 def test_wrong_number_of_arguments_to_main(cli, tmp_path):
@@ -147,3 +199,21 @@ def test_too_deeply_nested_code_is_a_user_error():
     with pytest.raises(myia_sx.SxSyntaxError, match="nested too deeply") as e:
         myia_sx.load_string("(defn main [x] " + "(+ 1 " * depth + "x" + ")" * depth + ")")
     assert str(e.value).startswith("<string>:1:1: ")
+
+
+def test_readme_shows_what_its_first_command_prints(cli):
+    readme = (ROOT / "README.md").read_text()
+    assert "myia-sx run examples/logistic.sx 200" in readme
+    r = cli("run", "examples/logistic.sx", "200")
+    assert r.returncode == 0, r.stderr
+    assert "    " + r.stdout.strip() + "\n" in readme
+
+
+def test_readme_points_only_inside_the_repository():
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    assert "http" not in readme and "issues" not in readme
+    for path in re.findall(r"`((?:docs|examples|myia_sx|macros|prelude|bench|tests)/[^`* ]*)`",
+                           readme):
+        assert (ROOT / path).exists(), f"README names {path}, which is not in the repository"

@@ -12,10 +12,9 @@ import re
 import numpy as np
 import pytest
 
-from myia_sx import interp, library, pipeline
-from myia_sx.cli import literal_value
+from myia_sx import interp, library, load_string, pipeline
 from myia_sx.printer import pretty
-from myia_sx.reader import read, read_file, read_one
+from myia_sx.reader import read, read_file
 
 from conftest import GOLDEN, PROGRAMS, UPDATE_GOLDEN
 
@@ -26,7 +25,7 @@ STAGES = pipeline.PASS_NAMES
 def expected_value(path):
     m = re.search(r"^;; expect: (.*)$", path.read_text(), re.M)
     assert m, f"{path.name} has no ';; expect:' line"
-    return literal_value(read_one(m.group(1)))
+    return load_string("").evaluate(m.group(1))
 
 
 def same(a, b):

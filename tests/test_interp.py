@@ -508,7 +508,7 @@ class TestErrors:
         with pytest.raises(SxTypeError, match="f takes 1 argument, got 2") as ei:
             run(src)
         assert where(ei.value) == (3, 5)
-        assert str(ei.value) == "<string>:3:5: f takes 1 argument, got 2"
+        assert ei.value.headline() == "<string>:3:5: f takes 1 argument, got 2"
 
     def test_arity_error_too_few(self):
         src = "(defn g [x y] x)\n(defn main [] (g 1))"

@@ -13,13 +13,15 @@ PACKAGE = Path(myia_sx.__file__).resolve().parent
 # Lowest first.  A module may import modules of its own layer or below.
 LAYERS = [
     ["myia_sx.version", "myia_sx.errors", "myia_sx.forms", "myia_sx.reader",
-     "myia_sx.printer", "myia_sx.values", "myia_sx.dtypes"],
+     "myia_sx.printer", "myia_sx.values", "myia_sx.dtypes", "myia_sx.types"],
     ["myia_sx.prims", "myia_sx.prims.table", "myia_sx.prims.numeric", "myia_sx.prims.arrays",
-     "myia_sx.prims.sequences", "myia_sx.prims.syntax", "myia_sx.prims.sens"],
+     "myia_sx.prims.sequences", "myia_sx.prims.syntax", "myia_sx.prims.sens",
+     "myia_sx.prims.type_rules"],
     ["myia_sx.core", "myia_sx.env", "myia_sx.interp"],
     ["myia_sx.passes", "myia_sx.passes.names", "myia_sx.passes.scopes",
      "myia_sx.passes.expand_macros", "myia_sx.passes.resolve_names",
-     "myia_sx.passes.normalize_anf", "myia_sx.passes.differentiate", "myia_sx.languages"],
+     "myia_sx.passes.normalize_anf", "myia_sx.passes.differentiate",
+     "myia_sx.passes.infer_types", "myia_sx.passes.specialize", "myia_sx.languages"],
     ["myia_sx.ad"],
     ["myia_sx.pipeline"],
     ["myia_sx.library"],

@@ -228,13 +228,19 @@ class TestCoreMacros:
     def test_cond(self, x, want):
         same(run("(defn main [x] (cond (< x 0) -1 (= x 0) 0 :else 1))", x), want)
 
+    @pytest.mark.parametrize("x, want", [(-5, -1), (0, 0), (7, 1)])
+    def test_cond_with_true_as_its_last_test(self, x, want):
+        same(run("(defn main [x] (cond (< x 0) -1 (= x 0) 0 True 1))", x), want)
+        same(ev("(cond True 5)"), 5)
+
     def test_cond_evaluates_only_the_chosen_branch(self):
         same(ev("(cond True 1 (first []) 2 :else (first []))"), 1)
 
     @pytest.mark.parametrize("src, msg", [
         ("(cond)", "cond needs test/value pairs"),
         ("(cond True)", "cond takes pairs"),
-        ("(cond True 1)", "needs a final :else"),
+        ("(cond False 1)", r"needs a final :else clause \(or True as its last test\)"),
+        ("(cond (< 1 2) 1 (< 2 3) 2)", "needs a final :else"),
         ("(cond :else 1 True 2)", ":else must be the last clause"),
         ("(cond :otherwise 1)", "unknown clause :otherwise"),
     ])

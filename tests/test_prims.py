@@ -715,6 +715,17 @@ def test_zeros_of_every_type():
     same(ev("(let [[a [b c]] %zero] [a b c (. %zero x)])"), (ZERO, ZERO, ZERO, ZERO))
 
 
+def test_closures_as_tuples():
+    # how a specialized program holds a closure it reads from a global: the
+    # tuple of what the closure captured, closures in it flattened too
+    src = """(defn adder [k] (fn [x] (+ x k)))
+             (def add2 (adder 2.0))
+             (defn twice [f] (fn [x] (f (f x))))
+             (def add4 (twice add2))
+             (defn main [] [(%closure-tuple add2) (%closure-tuple [1 add4]) (%closure-tuple 3)])"""
+    same(run(src), ((2.0,), (1, ((2.0,),)), 3))
+
+
 def test_record_sensitivities():
     src = """(defrecord P [a b])
              (defn main [] (let [s (%field-sens (P 1.0 2.0) 'b 5.0)]
@@ -789,6 +800,18 @@ def test_structure_checks():
     same(ev("(%check-tuple [1 2] 2 \"p\")"), (1, 2))
     with pytest.raises(myia_sx.SxGradError, match="p must be a tuple of 3"):
         ev("(%check-tuple [1 2] 3 \"p\")")
+    # where the structures differ is named
+    with pytest.raises(myia_sx.SxGradError) as info:
+        ev("(%check-like [1.0 [(zeros [2])]] [1.0 [[2.0]]] \"x\")")
+    assert info.value.message == ("x must have the structure of tuple of 2: at [1][0], "
+                                  "expected array f64[2], got tuple of 1")
+    # what jvp and vjp give back holds no function
+    same(ev("(%check-data [1.0 (ones [2])] None \"jvp\")"), (1.0, np.ones(2)))
+    with pytest.raises(myia_sx.SxGradError) as info:
+        ev("(%check-data [1.0 sin] None \"vjp\")")
+    assert info.value.message == ("vjp needs a function whose output is numbers, arrays, "
+                                  "tuples or records, got tuple of 2 with a function at [1] "
+                                  "from the function")
 
 
 def test_param_index():
@@ -932,7 +955,7 @@ def test_shape_errors(src, args, text):
     e = ei.value
     assert e.message == "shape mismatch in " + text
     assert (e.span.line, e.span.col) == (2, 3)
-    assert str(e) == "<string>:2:3: shape mismatch in " + text
+    assert e.headline() == "<string>:2:3: shape mismatch in " + text
 
 
 def test_shape_error_shows_user_source_not_temporaries():

@@ -33,7 +33,8 @@ K = Keyword
     (0, "0"),
     (-7, "-7"),
     (42, "42"),
-    (10 ** 30, "1000000000000000000000000000000"),
+    (2 ** 63 - 1, "9223372036854775807"),
+    (-2 ** 63, "-9223372036854775808"),
     (True, "True"),
     (False, "False"),
     (None, "None"),
@@ -165,6 +166,10 @@ def test_api_loads_dumps_are_the_reader_and_printer():
     "a b", "1x", "a.b", "", "True", "False", "None", "1", "-2", "1.5", "Inf", "-Inf", "NaN",
     ":k", "#x", "a(b", "a)b", "a[b", "a]b", "a{b", "a;b", 'a"b', "x'", "a`b", "a~b",
     "a\tb", "a\nb", "a\u00a0b", ".a", "a.", "a..b", "-NaN", "Infinity", "-_1", "\u0663",
+    "9223372036854775808", "1" * 5000,
+    # names the reader refuses, or reads as another name (text rules)
+    "a\u200bb", "\ufeffx", "x\u00ad", "a\u202eb", "f\uff08", "x\u037e", "cafe\u0301", "a\rb",
+    "\u0301x", "a\x00b",
 ])
 def test_unreadable_symbols_raise(name):
     assert not symbol_readable(name)
@@ -183,10 +188,36 @@ def test_readable_symbols(name):
     assert loads(dumps(S(name))) == S(name)
 
 
-@pytest.mark.parametrize("name", ["", "a b", ":a", "a(b", 'a"b'])
+@pytest.mark.parametrize("name", ["", "a b", ":a", "a(b", 'a"b', "a\u200b", "cafe\u0301"])
 def test_unreadable_keywords_raise(name):
     with pytest.raises(ValueError):
         dumps(K(name))
+
+
+@pytest.mark.parametrize("value", [2 ** 63, -2 ** 63 - 1, 10 ** 30, 16 ** 4000, -(10 ** 5000)],
+                         ids=["2^63", "-2^63-1", "10^30", "16^4000", "-10^5000"])
+def test_integers_outside_i64_raise(value):
+    # the reader reads integers as i64 only: printing one outside would not read back
+    with pytest.raises(ValueError, match="outside i64"):
+        dumps(value)
+    with pytest.raises(ValueError, match="outside i64"):
+        dumps(F(S("f"), value))
+
+
+def test_long_unreadable_name_makes_a_short_message():
+    with pytest.raises(ValueError) as info:
+        dumps(S("a b" * 1_000_000))
+    assert len(str(info.value)) < 200
+
+
+@pytest.mark.parametrize("value, text", [
+    ("a\u200bb", r'"a\u200bb"'), ("\u202e", r'"\u202e"'), ("\u3164", r'"\u3164"'),
+    ("\u00ad", r'"\u00ad"'), ("cafe\u0301", '"cafe\u0301"'),
+])
+def test_invisible_characters_in_strings_are_escaped(value, text):
+    # written raw they would be errors (docs/language.md, "Syntax")
+    assert dumps(value) == text
+    assert loads(text) == value
 
 
 @pytest.mark.parametrize("value", [[1], (1,), {1: 2}, 1 + 2j, object(), b"x"])
@@ -209,7 +240,7 @@ keywords = (st.text(SYMBOL_ALPHABET, min_size=1, max_size=8)
 any_text = st.text(st.characters(exclude_categories=()), max_size=12)  # surrogates too
 floats = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from(
     [0.0, -0.0, math.inf, -math.inf, math.nan, 5e-324, 1e16, 1e22, 0.1])
-atoms = st.one_of(st.integers(), floats, st.booleans(), st.none(), any_text, symbols, keywords)
+atoms = st.one_of(st.integers(-2 ** 63, 2 ** 63 - 1), floats, st.booleans(), st.none(), any_text, symbols, keywords)
 forms = st.recursive(
     atoms,
     lambda children: st.one_of(st.lists(children, max_size=5).map(Form),
@@ -233,7 +264,8 @@ def test_round_trip_dumps(x):
 
 @FAST
 @given(st.text(st.characters(exclude_categories=()), min_size=1, max_size=10)
-       | st.text(SYMBOL_ALPHABET + " ()[]{}\";'`~\t\u00a0\u2028\x1c", min_size=1, max_size=6))
+       | st.text(SYMBOL_ALPHABET + " ()[]{}\";'`~\t\u00a0\u2028\x1c\u200b\u0301\uff08\r\ufeff",
+                 min_size=1, max_size=6))
 def test_any_name_prints_readably_or_raises(name):
     # the printer's readability predicates agree with what the reader does
     if symbol_readable(name):

@@ -75,7 +75,14 @@ def same_atom(a, b):
     ("1_000", 1000),
     ("1_000_000", 1000000),
     ("0xff_ff", 65535),
-    ("123456789012345678901234567890", 123456789012345678901234567890),
+    ("9223372036854775807", 2 ** 63 - 1),
+    ("-9223372036854775808", -2 ** 63),
+    ("0x7fff_ffff_ffff_ffff", 2 ** 63 - 1),
+    ("-0x8000000000000000", -2 ** 63),
+    ("0o777777777777777777777", 2 ** 63 - 1),
+    ("-0b1" + "0" * 63, -2 ** 63),
+    ("0_" * 5000 + "0", 0),
+    ("0x" + "0" * 40 + "1", 1),
 ])
 def test_integers(text, value):
     got = read_one(text)
@@ -202,6 +209,20 @@ def test_malformed_keywords(text, col, fragment):
 ])
 def test_malformed_numbers(text, line, col, end_col, fragments):
     assert_error(text, line, col, *fragments, end_col=end_col)
+
+
+@pytest.mark.parametrize("text", [
+    "9223372036854775808", "-9223372036854775809", "123456789012345678901234567890",
+    "0x8000000000000000", "-0x8000000000000001", "0xffff_ffff_ffff_ffff",
+    "0o1000000000000000000000", "0b1" + "0" * 63, "1" * 5000, "0x" + "f" * 5000,
+])
+def test_integers_outside_i64_are_errors(text):
+    # integers are i64: a literal that does not fit is an error at its token
+    # (not a value that wraps around later), however many digits it has
+    err = assert_error(f"(f\n  {text})", 2, 3, "does not fit in i64", end_col=3 + len(text))
+    with pytest.raises(ValueError, match="does not fit in i64"):
+        parse_number(text)
+    assert str(2 ** 63 - 1) in err.message
 
 
 @pytest.mark.parametrize("text", ["j", "J", "_j", "j_1", "jx", "-jx"])
@@ -402,8 +423,7 @@ def test_hy_only_syntax_is_rejected_by_name(text, line, col, fragments):
 
 @pytest.mark.parametrize("text, line, col, code", [
     ("a\u00a0b", 1, 2, "U+00A0"),      # no-break space
-    ("(f\n  x\u2028)", 2, 4, "U+2028"),  # line separator
-    ("a \x1c", 1, 3, "U+001C"),        # str.isspace() but not Hy whitespace
+    ("(f\n  x\u2009)", 2, 4, "U+2009"),  # thin space
     ("\u3000x", 1, 1, "U+3000"),
 ])
 def test_non_ascii_whitespace_is_rejected(text, line, col, code):
@@ -413,8 +433,145 @@ def test_non_ascii_whitespace_is_rejected(text, line, col, code):
 
 def test_ascii_whitespace_and_unicode_in_strings_and_comments():
     assert read("a \t\r\n\x0b\x0c b") == (S("a"), S("b"))
-    assert read_one('"\u00a0\u2028"') == "\u00a0\u2028"
-    assert read("; \u00a0\u2028 \nx") == (S("x"),)
+    assert read_one('"\u00a0\u3000\u00e9"') == "\u00a0\u3000\u00e9"
+    assert read("; \u00a0 caf\u00e9 \nx") == (S("x"),)
+
+
+# --------------------------------------------------------------------------
+# 4b. Text that deceives: what a reader of the source sees is what it says
+
+
+@pytest.mark.parametrize("text, line, col, code", [
+    ("a\u200bb", 1, 2, "U+200B"),             # zero-width space inside a name
+    ("(f x\u200d)", 1, 5, "U+200D"),          # zero-width joiner
+    ("(def pi\u00ad 3)", 1, 8, "U+00AD"),     # soft hyphen
+    ("(f\n  \u2060x)", 2, 3, "U+2060"),        # word joiner
+    ("a\x00b", 1, 2, "U+0000"),               # NUL
+    ("a \x1c", 1, 3, "U+001C"),               # str.isspace(), but a control
+    ("x\x85", 1, 2, "U+0085"),                # next line (C1 control)
+    ("(f\n  x\u2028)", 2, 4, "U+2028"),        # line separator
+    ("x \u3164", 1, 3, "U+3164"),             # Hangul filler (an invisible letter)
+    ("x\ufeffy", 1, 2, "U+FEFF"),             # a BOM anywhere but at the start
+    ('(f "a\u200bb")', 1, 6, "U+200B"),        # in a string: write "\u200b"
+    ("; a comment\u200b\nx", 1, 12, "U+200B"),  # in a comment too
+    ('"\ud800"', 1, 2, "U+D800"),             # a lone surrogate
+])
+def test_invisible_characters_are_rejected(text, line, col, code):
+    err = assert_error(text, line, col, code, "invisible character", "not allowed")
+    assert "\\u" in err.message or "\\x" in err.message  # says how to write it in a string
+
+
+@pytest.mark.parametrize("text, col", [
+    ('(def access (if (= user "admin\u202e \u2066// check\u2069 \u2066")) 1 0))', 31),
+    ("; \u202e) x(\nx", 3),                    # Trojan Source: a comment that shows code
+    ("a\u200fb", 2),                           # right-to-left mark
+    ("a\u061cb", 2),                           # Arabic letter mark
+])
+def test_bidirectional_controls_are_rejected_everywhere(text, col):
+    assert_error(text, 1, col, "bidirectional control character")
+
+
+def test_invisible_characters_written_as_escapes_are_fine():
+    assert read_one(r'"a\u200bb\u202e\x00\ufeff"') == "a\u200bb\u202e\x00\ufeff"
+
+
+def test_the_first_error_in_the_text_is_reported():
+    # an invisible character after a syntax error does not hide it, nor the reverse
+    assert_error("(f ] \u200b)", 1, 4, "does not match")
+    assert_error("(f \u200b ]", 1, 4, "U+200B")
+    assert_error("(f \u200b", 1, 4, "U+200B")
+
+
+@pytest.mark.parametrize("text, col, fragments", [
+    ("f\uff08x\uff09", 2, ["U+FF08", "FULLWIDTH LEFT PARENTHESIS", "not allowed in names"]),
+    ("(print x\u037e)", 9, ["U+037E", "GREEK QUESTION MARK", "';'"]),
+    ("a\u201cb", 2, ["U+201C", "quotation mark"]),
+    ("p\uff0ex", 2, ["U+FF0E", "'.'"]),                # full-width full stop
+    ("x\u2024y", 2, ["U+2024", "'.'"]),                # one dot leader
+    ("\u27e8x", 1, ["U+27E8", "bracket"]),
+    (":k\uff1b", 3, ["U+FF1B", "';'"]),                # in a keyword
+    ("p.x\uff08", 4, ["U+FF08"]),                      # in a dotted name
+    ("\u0301x", 1, ["combining mark"]),               # combines with what precedes
+    ("(f \u0301)", 4, ["combining mark"]),
+    ("x\ue000", 2, ["private-use"]),
+])
+def test_look_alike_characters_are_rejected_in_names(text, col, fragments):
+    assert_error(text, 1, col, *fragments)
+
+
+def test_names_are_normalized_to_nfc():
+    nfc, nfd = "caf\u00e9", "cafe\u0301"
+    assert read_one(nfd) == read_one(nfc) == S(nfc)
+    assert read_one(nfd).name is read_one(nfc).name
+    assert read_one(":" + nfd) == K(nfc)
+    assert read_one("p." + nfd) == F(S("."), S("p"), S(nfc))
+    assert read_one("\u212b") == S("\u00c5")      # ANGSTROM SIGN is A with ring above
+    # the span is that of the text as written
+    (form,) = read("(f " + nfd + " y)")
+    assert span_tuple(form.items[1]) == (1, 4, 1, 9)
+    assert span_tuple(form.items[2]) == (1, 10, 1, 11)
+    (form,) = read("q." + nfd + ".z")
+    assert [span_tuple(p) for p in form.items[1:]] == [(1, 1, 1, 2), (1, 3, 1, 8),
+                                                       (1, 9, 1, 10)]
+    # strings are data: kept as written
+    assert read_one('"' + nfd + '"') == nfd
+
+
+@pytest.mark.parametrize("text", ["\u03bb", "x\u2032", "\u00bd", "\U0001F600", "\u2764\ufe0f",
+                                  "\u5909\u6570", "\u0663x"])
+def test_ordinary_non_ascii_names(text):
+    assert read_one(text) == S(text)
+
+
+def test_byte_order_mark_at_the_start_is_skipped():
+    assert read("\ufeff(f x)") == (F(S("f"), S("x")),)
+    (form,) = read("\ufeff(f x)")
+    assert span_tuple(form) == (1, 1, 1, 6)
+    assert read("\ufeff") == ()
+    assert_error("\ufeff\ufeffx", 1, 1, "U+FEFF")
+
+
+@pytest.mark.parametrize("nl", ["\n", "\r\n", "\r"])
+def test_every_line_break_spelling_is_one_line_break(nl):
+    text = f"; comment{nl}(f{nl}  x){nl}\t(g y ]"
+    err = read_error(text)
+    assert (err.span.line, err.span.col) == (4, 7)
+    assert err.format().splitlines()[1] == "   4 | \tg y ]".replace("g", "(g")
+    a = read(f"(f{nl}  x)")[0]
+    assert span_tuple(a) == (1, 1, 2, 5)
+    assert span_tuple(a.items[1]) == (2, 3, 2, 4)
+    # a lone CR ends a comment: what follows it is code, as an editor shows it
+    assert read(f"; note{nl}x") == (S("x"),)
+    assert read_one(f'"a{nl}b"') == "a\nb"
+
+
+def test_line_breaks_mixed():
+    forms = read("a\rb\r\nc\n\rd")
+    assert [f.span.line for f in forms] == [1, 2, 3, 5]
+
+
+def test_spans_of_wide_characters_and_tabs_count_characters():
+    (form,) = read("(\u5909 \t\U0001F600 x)")
+    assert [span_tuple(i) for i in form.items] == [(1, 2, 1, 3), (1, 5, 1, 6), (1, 7, 1, 8)]
+    err = read_error("(\u5909\t\U0001F600 ]")
+    assert (err.span.line, err.span.col) == (1, 6)
+
+
+def test_long_string_of_escapes_reads_in_linear_memory():
+    import tracemalloc
+
+    n = 1_000_000
+    text = '"' + "\\n" * n + '"'
+    tracemalloc.start()
+    try:
+        value = read_one(text)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert value == "\n" * n
+    assert peak < 10 * len(text), peak
+    mixed = '"' + "a\\x41\\u00e9\\n" * 1000 + '"'
+    assert read_one(mixed) == "aA\u00e9\n" * 1000
 
 
 def test_error_str_and_format():
@@ -422,7 +579,8 @@ def test_error_str_and_format():
     err = read_error(text)
     assert str(err).startswith("<string>:2:6: ")
     lines = err.format().splitlines()
-    assert lines[0] == str(err)
+    assert str(err) == err.format()   # str is the whole report
+    assert lines[0] == err.headline()
     assert lines[1] == "   2 |   (g #{1 2}))"
     # the caret sits under the '#', the span '#{' is two characters wide
     assert lines[2] == " " * (len("   2 | ") + 5) + "^~"
@@ -440,9 +598,9 @@ def test_error_format_with_filename_and_caret_under_unclosed_paren():
 
 
 def test_error_line_excerpt_is_by_newlines_only():
-    # U+2028 and \f are not line breaks for the reader: the excerpt must show
+    # \v and \f are not line breaks for the reader: the excerpt must show
     # the same line the position refers to.
-    text = '"a\u2028b\x0cc"\n(f ]'
+    text = '"a\x0bb\x0cc"\n(f ]'
     err = read_error(text)
     assert (err.span.line, err.span.col) == (2, 4)
     assert err.format().splitlines()[1] == "   2 | (f ]"
@@ -450,7 +608,7 @@ def test_error_line_excerpt_is_by_newlines_only():
 
 def test_error_message_for_mismatched_bracket_format():
     err = read_error("(let [x 1)\n  x)")
-    assert str(err) == "<string>:1:10: ')' does not match '[' opened at 1:6"
+    assert err.headline() == "<string>:1:10: ')' does not match '[' opened at 1:6"
     lines = err.format().splitlines()
     assert lines[1] == "   1 | (let [x 1)"
     assert lines[2] == " " * (7 + 9) + "^"
@@ -730,6 +888,9 @@ def from_hy(m):
 
 
 def hy_read(text):
+    # Hy reads files with universal newlines (CRLF and CR become LF), as our
+    # reader reads every text
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     return tuple(from_hy(m) for m in hy_reader.read_many(text))
 
 

@@ -80,8 +80,8 @@ def test_values_are_shown_as_sx(r):
     assert r.handle("'(a b)").out == "'(a b)"
     assert r.handle('"hi"').out == '"hi"'
     r.handle("(defn f [x] x)")
-    assert r.handle("f").out == "<fn f>"
-    assert r.handle("(ones [2])").out == "(array [1. 1.] :dtype f64)"
+    assert r.handle("f").out == "<function f at <repl>:1:1>"
+    assert r.handle("(ones [2])").out == "(array [1.0 1.0])"
 
 
 def test_last_value_is_bound_to_underscore(r):

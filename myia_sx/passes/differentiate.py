@@ -199,13 +199,16 @@ def _is_self_tail_loop(name, fn):
 
 def _used_as_value(name, nparams, x):
     """True if ``x`` uses ``name`` other than as the head of a call with
-    ``nparams`` positional arguments."""
+    ``nparams`` positional arguments outside any nested function."""
     stack = [x]
     while stack:
         y = stack.pop()
         if type(y) is Symbol and y.name == name:
             return True
-        if type(y) is Form and y.items and y.items[0] == S(name) and \
+        if head_name(y) == "fn":
+            if name in symbol_names(y.items[2]):
+                return True
+        elif type(y) is Form and y.items and y.items[0] == S(name) and \
                 len(y.items) - 1 == nparams and not any(type(a) is Keyword for a in y.items):
             stack.extend(y.items[1:])
         elif type(y) in (Form, Vec) and head_name(y) != "quote":
@@ -271,9 +274,7 @@ class _Back:
         """The sensitivity of J-pattern ``p``, with its gaps filled by zeros."""
         if type(p) is Vec:
             return self.bind("dt", Vec([self.filled(q) for q in p.items]))
-        if not self.t.sensvar(p.name):
-            return ZERO
-        s = self.sens.get(p.name)
+        s = self.sens.get(p.name) if self.t.sensvar(p.name) else None
         if s is None:
             return self.bind("d" + p.name, L(S("%zeros-like"), p))
         return self.bind("d" + p.name, L(S("%sens-fill"), s, p))
@@ -288,14 +289,17 @@ class _Back:
 class _Loop:
     """A self tail-recursive letrec function being transformed: its forward
     and backward loops, the sensitivity-carrying variables it captures, its
-    parameters; ``buf``, inside the forward loop, is its buffer parameter."""
+    parameters, the function whose body binds it (a call there is a loop
+    entry; a nested function calls it through its value, a function that runs
+    both loops); ``buf``, inside the forward loop, is its buffer parameter."""
 
-    def __init__(self, name, forward, backward, captured, params, buf=None):
+    def __init__(self, name, forward, backward, captured, params, home, buf=None):
         self.name = name
         self.forward = forward
         self.backward = backward
         self.captured = captured
         self.params = params
+        self.home = home
         self.buf = buf
 
 
@@ -310,6 +314,7 @@ class _Transform:
         self.flat = {}                # J name of a letrec group function -> group's captures
         self.loops = {}               # original name of a loop function -> _Loop
         self.params = {}              # J name -> parameter names of the function it holds
+        self.frame = None             # the function whose body is being transformed
 
     def fresh(self, base, span=None):
         return S(self.supply.fresh(base.lstrip("%") or "t"), span)
@@ -326,28 +331,36 @@ class _Transform:
         self.rn[p.name] = new
         return new
 
+    def is_jglobal(self, name):
+        return self.world.lookup(name) is not None or name.endswith("%J") or name in PRIMS
+
     def is_global(self, name):
         return name not in self.rn and name not in self.loops and \
             self.world.lookup(name) is not None
 
-    def refs(self, name):
-        """The J-variables the J-code uses for original free variable ``name``."""
-        loop = self.loops.get(name)
-        if loop is not None:
-            return [loop.forward, loop.backward] + loop.captured + \
-                ([self.rn[name]] if name in self.rn else [])
+    def refs(self, name, every=False):
+        """The J-variables a closure of the J-code captures for original free
+        variable ``name``: one for one (``every``: so a J-closure captures as
+        many values as the closure it is the J-transform of), or those whose
+        sensitivities it passes on (through a letrec group function or a loop
+        taken as a value, to the variables they capture)."""
         j = self.rn.get(name, S(name))
+        if every:
+            return [j]
         return [j] + self.flat.get(j.name, [])
 
-    def captured(self, x, exclude=()):
-        """The sensitivity-carrying J-variables expression ``x`` captures (but
-        for the original names ``exclude``), sorted."""
+    def captured(self, x, exclude=(), every=False):
+        """The J-variables expression ``x`` captures (but for the original
+        names ``exclude``), sorted: those that carry a sensitivity, or
+        ``every`` one (a closure's sensitivity is a tuple over every variable
+        it captures, as its zero at run time is, ``%zeros-like``)."""
         out = {}
         for v in core.free_variables(x, self.is_global):
             if v in exclude:
                 continue
-            for j in self.refs(v):
-                if type(j) is Symbol and self.sensvar(j.name):
+            for j in self.refs(v, every):
+                if type(j) is Symbol and (every or self.sensvar(j.name)) and \
+                        not self.is_jglobal(j.name):
                     out[j.name] = j
         return [out[k] for k in sorted(out)]
 
@@ -378,29 +391,45 @@ class _Transform:
         return a   # a free variable of the function being transformed at run time
 
     # -- functions
-    def function(self, fn, mode=None):
+    def function(self, fn, mode=None, wraps=None):
         """``(fn [p ...] body)`` transformed; ``mode`` is None, ``("group",
         captures)`` or ``("loop", _Loop)``.  Returns (form, env) where env is
         the list of J-variables whose sensitivities the backpropagator returns
         first (the closure's, in sorted order)."""
         params, body = core.fn_parts(fn)
-        if mode is None:
-            env = self.captured(fn)
+        if wraps is not None:
+            # the loop taken as a value captures the loop's two functions and
+            # what the loop captures
+            loop = self.loops[wraps]
+            env = sorted([loop.forward, loop.backward] + loop.captured, key=lambda v: v.name)
+        elif mode is None:
+            env = self.captured(fn, every=True)
         elif mode[0] == "group":
             env = mode[1]
         else:
             env = mode[1].captured
         jparams = [self.binder(p) for p in params]
         frame = _Frame(jparams, env, mode)
+        frame.wraps = wraps
+        outer, self.frame = self.frame, frame
         if mode is not None and mode[0] == "loop":
             loop = mode[1]
             buf = self.fresh("buf")
             self.nosens.add(buf.name)
             frame.loop = _Loop(loop.name, loop.forward, loop.backward, loop.captured,
-                               loop.params, buf)
+                               loop.params, loop.home, buf)
             jparams = jparams + [buf]
-        new_body = self.body(body, frame, [])
-        return Form((S("fn"), Vec(jparams, fn.items[1].span), new_body), fn.span), env
+        try:
+            new_body = self.body(body, frame, [])
+        finally:
+            self.frame = outer
+        out = Form((S("fn"), Vec(jparams, fn.items[1].span), new_body), fn.span)
+        if mode is None:
+            real = core.free_variables(out, self.is_jglobal)
+            if [v.name for v in env] != list(real):
+                raise AssertionError(f"env {[v.name for v in env]} != captured {real} of "
+                                     f"{fn}")
+        return out, env
 
     def body(self, body, frame, backs):
         steps, tail = _flatten(body)
@@ -551,7 +580,8 @@ class _Transform:
     def call(self, p, c, fwd, backs):
         f, args, kwargs = core.call_parts(c)
         if type(f) is Symbol and f.name in self.loops and not kwargs and \
-                len(args) == len(self.loops[f.name].params):
+                len(args) == len(self.loops[f.name].params) and \
+                (self.loops[f.name].home is self.frame or self.frame.wraps == f.name):
             self.loop_entry(p, c, self.loops[f.name], fwd, backs)
             return
         params = None
@@ -682,14 +712,21 @@ class _Transform:
         members = {jn.name for jn in jnames}
         env = {}
         for _, fn in pairs:
-            for j in self.captured(fn):
+            for j in self.captured(fn, every=True):
                 if j.name not in members:
                     env[j.name] = j
         captures = [env[k] for k in sorted(env)]
         for jn in jnames:
             self.flat[jn.name] = captures
-        fwd.append(("letrec", [(jn, self.function(fn, ("group", captures))[0])
-                               for jn, (_, fn) in zip(jnames, pairs)]))
+        jpairs = [(jn, self.function(fn, ("group", captures))[0])
+                  for jn, (_, fn) in zip(jnames, pairs)]
+        real = set()
+        for _, f in jpairs:
+            real |= set(core.free_variables(f, self.is_jglobal))
+        real -= members
+        if sorted(real) != [c.name for c in captures]:
+            raise AssertionError(f"group env {[c.name for c in captures]} != {sorted(real)}")
+        fwd.append(("letrec", jpairs))
 
     def loop(self, name, fn, fwd):
         """A self tail-recursive letrec function: a forward loop pushing each
@@ -697,7 +734,7 @@ class _Transform:
         forward, backward = self.fresh(name.name), self.fresh("back")
         self.nosens |= {forward.name, backward.name}
         captured = self.captured(fn, exclude=(name.name,))
-        info = _Loop(name.name, forward, backward, captured, fn.items[1].items)
+        info = _Loop(name.name, forward, backward, captured, fn.items[1].items, self.frame)
         self.loops[name.name] = info
         self.params[forward.name] = user_params(fn.items[1].items)
         jfn = self.function(fn, ("loop", info))[0]
@@ -711,11 +748,11 @@ class _Transform:
         params = [S(self.supply.fresh(core.user_name(p.name) if type(p) is Symbol else "x"))
                   for p in fn.items[1].items]
         wrapper = Form((S("fn"), Vec(params), Form([name, *params], fn.span)), fn.span)
-        jw, _ = self.function(wrapper)
+        jw, env = self.function(wrapper, wraps=name.name)
         j = self.fresh(name.name)
         fwd.append(("let", j, jw))
         self.rn[name.name] = j
-        self.flat[j.name] = self.loops[name.name].captured
+        self.flat[j.name] = env
         self.params[j.name] = user_params(fn.items[1].items)
 
     def backward_loop(self, me):
@@ -774,6 +811,7 @@ class _Frame:
         self.env = env
         self.mode = mode
         self.loop = None
+        self.wraps = None   # the loop this function enters (the loop taken as a value)
 
 
 def j_fn(fn, world, supply, subst=None):
@@ -901,7 +939,10 @@ def maker_form(kind, params, wrt, jf, fresh, span=None):
                  Vec([de, *ds]), F(bp, ct2)]
         gs = grads(range(n), binds)
         back_fn = F(S("fn"), Vec([ct]), F(S("let"), Vec(binds), Vec(gs)))
-        return F(S("fn"), Vec(xs), F(S("let"), Vec(head + [back, back_fn]), Vec([y, back])))
+        # the output is given back: it must not hold a (J-transformed) function
+        out = S(fresh("y"))
+        head += [out, F(S("%check-data"), y, jf, "vjp")]
+        return F(S("fn"), Vec(xs), F(S("let"), Vec(head + [back, back_fn]), Vec([out, back])))
     # jvp: the tangent is the transpose of the (linear) backpropagator, got by
     # differentiating it: a vjp of the vjp.  The function differentiated, back,
     # runs the forward pass itself, so its J-transform is that of known code
@@ -911,15 +952,16 @@ def maker_form(kind, params, wrt, jf, fresh, span=None):
     ct, back, jback, z = S(fresh("ct")), S(fresh("back")), S(fresh("jback")), S(fresh("z"))
     zy, bpb, deb, dct, t = (S(fresh("zy")), S(fresh("bpb")), S(fresh("denv")), S(fresh("dct")),
                             S(fresh("t")))
-    y2, bp2, bde = S(fresh("y")), S(fresh("bp")), S(fresh("denv"))
+    y2, bp2, bde, yj = S(fresh("y")), S(fresh("bp")), S(fresh("denv")), S(fresh("y"))
     bds = [S(fresh("d")) for _ in xs]
     jprimals = S(fresh("jprimals"))
     back_fn = F(S("fn"), Vec([ct]), F(S("let"), Vec([Vec([y2, bp2]), F(jf, *js),
                                                      Vec([bde, *bds]), F(bp2, ct)]), Vec(bds)))
+    # the checks of the primals and tangents are at the jvp call itself
     binds = [jprimals, F(S("%J"), primals),
-             Vec(js), L(S("%check-tuple"), jprimals, n, "jvp's primals"),
-             dxs, L(S("%check-like"), primals, tangents, "jvp's tangents"),
-             Vec([y, bp]), F(jf, *js),
+             Vec(js), F(S("%check-tuple"), jprimals, n, "jvp's primals"),
+             dxs, F(S("%check-like"), primals, tangents, "jvp's tangents"),
+             Vec([yj, bp]), F(jf, *js), y, F(S("%check-data"), yj, jf, "jvp"),
              back, back_fn, jback, F(S("%J"), back), z, F(S("%zeros-like"), y),
              Vec([zy, bpb]), F(jback, z), Vec([deb, dct]), F(bpb, dxs),
              t, F(S("%sens-out"), y, dct)]
@@ -1102,18 +1144,27 @@ class _AheadOfTime:
         wrt = kw.get("wrt", 0)
         if type(wrt) is Symbol:
             wrt = self.consts.get(wrt.name)
+        span = _user_span(c.span, kind)
         if kind in ("grad", "value-and-grad"):
             if wrt is None:
                 return None
             try:
                 check_wrt(wrt, len(params), kind)
             except SxGradError as e:
-                e.span = c.span
+                e.span = span
                 raise
-        fn = maker_form(kind, params, wrt, jf, self.fresh, c.span)
+        fn = maker_form(kind, params, wrt, jf, self.fresh, span)
         params_v, body = fn.items[1], fn.items[2]
         body = _Normalizer(self.supply).body(body)
         return self.function(Form((fn.items[0], params_v, body), c.span))
+
+
+def _user_span(span, macro):
+    """The span of the user's ``(macro ...)`` form when ``span`` is that of
+    a form the macro introduced (errors there point at the form the user
+    wrote, with no "in expansion of" note), else ``span``."""
+    exp = getattr(span, "expansion", None)
+    return exp[1] if exp is not None and exp[0] == macro else span
 
 
 class _ModuleWorld(World):

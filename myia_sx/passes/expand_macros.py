@@ -22,6 +22,15 @@ the same when read back):
   - ``(unhygienic 'recur)`` in a macro body gives a symbol as if the user wrote
     it at the call site (for anaphoric macros such as ``loop``).
 
+Budgets (a macro that never stops is an error at its call, not a hang): the
+expansion of one module nests at most :data:`MAX_DEPTH` deep, expands at most
+:data:`MAX_EXPANSIONS` macro calls, passes to and gets back from macros at
+most :data:`MAX_FORMS` forms in all, and its macro bodies (with the
+definitions they use, evaluated early) make at most :data:`MACRO_CALLS` calls
+of functions (:class:`myia_sx.interp.Budget`).  A module compiled untrusted
+(``Context.trusted`` false) runs no macro at all: a macro call or a
+``defmacro`` is an error.
+
 Invariants of the output:
   - every special form is well formed (checked here, with the span of the
     offending form, so later passes may take core forms apart without checks);
@@ -39,15 +48,22 @@ import re
 
 from .. import core, interp
 from ..errors import SxError, SxMacroError, SxNameError
-from ..forms import (Form, Keyword, Span, Symbol, Vec, head_name, is_form, map_tree, plain,
-                     span_of, strip_marks)
+from ..forms import (ATOM_TYPES, Form, Keyword, Seq, Span, Symbol, Vec, head_name, map_tree,
+                     plain, span_of, strip_marks)
 from ..prims import CALL_SITE_MARKS, PRIMS, MacroSyntaxError
 from ..values import Closure, type_name
 from .names import NameSupply
-from .scopes import ScopedRewriter
+from .scopes import ScopedRewriter, Scopes
 
 # Expansions nested deeper than this are reported as a macro that never stops.
 MAX_DEPTH = 1000
+# The macro calls one module may expand.
+MAX_EXPANSIONS = 100_000
+# The forms (atoms, symbols, keywords and sequences, counted as a tree) one
+# module's macro calls may take and give back, in all.
+MAX_FORMS = 2_000_000
+# The calls of functions one module's macro bodies may make, in all.
+MACRO_CALLS = 1_000_000
 
 # Names only this pass understands, never left in its output.
 EXPANDER_FORMS = frozenset({"defmacro", "quasiquote", "unquote", "unquote-splice", "do"})
@@ -104,6 +120,11 @@ class _Expander(ScopedRewriter):
         self.module_defs = set()
         self.pending = []   # this module's definitions, in case a macro body needs them
         self.depth = 0
+        self.expansions = 0
+        self.forms = 0
+        self.budget = interp.Budget(
+            MACRO_CALLS, "macro bodies made more than {calls} calls of functions while this "
+            "module was compiled: does a macro loop forever?")
 
     # -- the module ----------------------------------------------------------------
     def module(self, forms):
@@ -115,6 +136,9 @@ class _Expander(ScopedRewriter):
             if h == "do":
                 queue.extend(reversed(f.items[1:]))
             elif h == "defmacro":
+                if not self.ctx.trusted:
+                    raise SxMacroError("defmacro in a module loaded untrusted (trusted=False), "
+                                       "which defines and runs no macro", f.span)
                 self.defmacro(f)
             elif h == "require":
                 if self.ctx.require is None:
@@ -152,7 +176,7 @@ class _Expander(ScopedRewriter):
         h = head_name(f)
         if h == "def":
             name, e = core.def_parts(f)
-            return Form((plain(f.items[0]), plain(name), self.expr(e, ())), f.span)
+            return Form((plain(f.items[0]), plain(name), self.expr(e, Scopes())), f.span)
         if h == "defrecord":
             core.defrecord_parts(f)
             return strip_marks(f)
@@ -161,7 +185,7 @@ class _Expander(ScopedRewriter):
         if h in self.env.macros and h not in self.module_defs:
             raise SxMacroError(f"macro {h} is used at the top level before its defmacro "
                                "(top-level forms are expanded in order)", f.span)
-        return self.expr(f, ())
+        return self.expr(f, Scopes())
 
     # -- defmacro --------------------------------------------------------------------
     def defmacro(self, form):
@@ -205,7 +229,8 @@ class _Expander(ScopedRewriter):
                 "may use primitives, the prelude, required libraries and the definitions "
                 "before it (which must not depend on later ones)")
         try:
-            return compile_()
+            with interp.limited(self.budget):
+                return compile_()
         except SxNameError as e:
             unbound = re.match(r"unbound name (\S+)", e.message)
             pending = {core.top_level_name(f).name for f in self.pending}
@@ -214,9 +239,11 @@ class _Expander(ScopedRewriter):
                 raise
         # The body uses this module's earlier definitions: evaluate them now.
         try:
-            interp.load(self.env, self.ctx.compile(tuple(self.pending)), self.ctx.require)
-            self.pending = []
-            return compile_()
+            forms = self.ctx.compile(tuple(self.pending))
+            with interp.limited(self.budget):
+                interp.load(self.env, forms, self.ctx.require)
+                self.pending = []
+                return compile_()
         except SxError as e:
             e.add_note(note, name.span)
             raise
@@ -269,10 +296,40 @@ class _Expander(ScopedRewriter):
                             f"does ({x.items[0].name} ...) keep expanding into itself?",
                             x.span)
 
+    def charge(self, x, form, who):
+        """Count the forms of ``form`` (given to or made by the macro of call
+        ``x``) against :data:`MAX_FORMS`; True if every part of it is a form."""
+        left = MAX_FORMS - self.forms
+        n = 0
+        ok = True
+        stack = [form]
+        while stack and n <= left:
+            y = stack.pop()
+            n += 1
+            if isinstance(y, Seq):
+                stack.extend(y.items)
+            elif not isinstance(y, (Symbol, Keyword) + ATOM_TYPES):
+                ok = False
+                break
+        self.forms += n
+        if self.forms > MAX_FORMS:
+            raise SxMacroError(f"macro expansion in this module made more than {MAX_FORMS} "
+                               f"forms: does ({who} ...) grow without end?", x.span)
+        return ok
+
     def expand_call(self, x):
         """The form macro call ``x`` expands to (hygiene marks and spans applied)."""
         head = x.items[0]
         macro = self.env.macros[head.name]
+        if not self.ctx.trusted:
+            raise SxMacroError(f"({head.name} ...) is a macro call, and a module loaded "
+                               "untrusted (trusted=False) runs no macro: give it code "
+                               "after expand_macros (myia-sx show --after)", x.span)
+        self.expansions += 1
+        if self.expansions > MAX_EXPANSIONS:
+            raise SxMacroError(f"more than {MAX_EXPANSIONS} macro expansions in this module: "
+                               f"does ({head.name} ...) keep expanding?", x.span)
+        self.charge(x, x, head.name)
         m = next(_marks)
         inputs = set()
 
@@ -287,7 +344,8 @@ class _Expander(ScopedRewriter):
         args = [map_tree(a, mark_leaf, mark_node) for a in x.items[1:]]
         token = CALL_SITE_MARKS.set(head.marks + (m,))
         try:
-            out = macro.call(args, x)
+            with interp.limited(self.budget):
+                out = macro.call(args, x)
         except MacroSyntaxError as e:
             if e.span is None:
                 e.span = x.span
@@ -308,7 +366,7 @@ class _Expander(ScopedRewriter):
                                x.span) from e
         finally:
             CALL_SITE_MARKS.reset(token)
-        if not is_form(out):
+        if not self.charge(x, out, head.name):
             raise SxMacroError(f"macro {macro.name} returned a {type_name(out)}, "
                                "which is not a form", x.span)
         where = x.span or Span(None, 0, 0, 0, 0)

@@ -27,7 +27,7 @@ from ..errors import SxNameError, SxSyntaxError
 from ..forms import Form, Symbol, head_name
 from ..prims import PRIMS
 from .names import NameSupply
-from .scopes import ScopedRewriter
+from .scopes import ScopedRewriter, Scopes
 
 
 def run(module, ctx):
@@ -56,7 +56,7 @@ def resolve_expr(x, is_global, supply):
     closure compiled from an earlier stage's output."""
     r = _Resolver(set(), supply, None)
     r.is_global = is_global
-    return r.expr(x, ())
+    return r.expr(x, Scopes())
 
 
 class _Resolver(ScopedRewriter):
@@ -79,10 +79,10 @@ class _Resolver(ScopedRewriter):
         h = head_name(form)
         if h == "def":
             name, e = core.def_parts(form)
-            return Form((form.items[0], name, self.expr(e, ())), form.span)
+            return Form((form.items[0], name, self.expr(e, Scopes())), form.span)
         if h in ("defrecord", "require"):
             return form
-        return self.expr(form, ())
+        return self.expr(form, Scopes())
 
     def binder(self, s, scope):
         name = s.name
@@ -104,9 +104,7 @@ class _Resolver(ScopedRewriter):
         raise self.unbound(s, scopes)
 
     def unbound(self, s, scopes):
-        known = set(self.globals) | set(PRIMS)
-        for scope in scopes:
-            known |= {name for name, _ in scope}
+        known = set(self.globals) | set(PRIMS) | scopes.names()
         known = {k for k in known if "%" not in k}   # compiler-made names stay hidden
         close = difflib.get_close_matches(s.name, sorted(known), n=3, cutoff=0.65)
         hint = f" (did you mean {' or '.join(close)}?)" if close else ""

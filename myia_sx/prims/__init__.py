@@ -18,6 +18,7 @@ interpreter attaches the span of the calling form.  Scalars follow Python
 """
 
 from . import arrays, numeric, sens, sequences, syntax  # noqa: F401  (they fill the table)
+from . import type_rules  # noqa: F401,E402  (the type rules of the rows)
 from .table import (CALL_SITE_MARKS, PRIMS, MacroSyntaxError, Prim, PrimConst, PrimShapeError,
                     prim, rule_name, scalar)
 

@@ -9,6 +9,7 @@ from ..dtypes import NUMPY, dtype_of, promote
 from ..errors import SxRuntimeError, SxTypeError
 from ..forms import Keyword
 from ..values import type_name
+from .numeric import check_i64
 from .sequences import get_item
 from .table import (PrimShapeError, apply_in, cast, need_array, num_or_array, prim, scalar,
                     shape_text)
@@ -42,7 +43,7 @@ def _dtype_arg(name, dtype, default):
     if dtype is None:
         return default
     key = dtype.name if type(dtype) is Keyword else dtype
-    if key not in _DTYPE_NAMES:
+    if type(key) is not str or key not in _DTYPE_NAMES:
         raise SxTypeError(f":dtype of {name} must be :f64, :f32 or :i64")
     return _DTYPE_NAMES[key]
 
@@ -89,13 +90,37 @@ def _array(data, dtype=None):
     if not leaves:
         raise SxTypeError("array needs at least one element")
     for v in leaves:
-        if type(v) not in (int, float, np.float32):
+        if type(v) is int:
+            check_i64("array", v)
+        elif type(v) not in (float, np.float32):
             raise SxTypeError(f"array elements must be numbers, got {type_name(v)}")
     default = np.float64 if any(type(v) is not int for v in leaves) else np.int64
     try:
         return np.array(data, dtype=_dtype_arg("array", dtype, default))
     except ValueError:
+        depth = 0
+        while type(data) is tuple and data:
+            depth += 1
+            data = data[0]
+        if depth > _MAX_DIMS:
+            raise PrimShapeError(f"tuples nested {depth} deep: an array has at most "
+                                 f"{_MAX_DIMS} dimensions") from None
         raise PrimShapeError("nested tuples of different lengths") from None
+
+
+def _most_dimensions():
+    """The most dimensions numpy gives an array: 32 before numpy 2, 64 since."""
+    x = 0.0
+    for _ in range(33):
+        x = (x,)
+    try:
+        np.array(x)
+    except ValueError:
+        return 32
+    return 64
+
+
+_MAX_DIMS = _most_dimensions()
 
 
 def _tuple_leaves(x):
@@ -171,6 +196,8 @@ def _size(x):
 @prim("get-at", 2)
 def _get_at(a, idx):
     """(get a i j ...) with the indices as one tuple."""
+    if type(idx) is not tuple:
+        raise SxTypeError(f"get-at expects an index tuple, got {type_name(idx)}")
     return get_item(a, *idx)
 
 

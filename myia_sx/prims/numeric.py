@@ -10,7 +10,7 @@ import numpy as np
 
 from ..dtypes import dtype_of, promote, reduction, true_divide, unary_math
 from ..errors import SxRuntimeError, SxTypeError
-from ..values import type_name, values_equal, wrap_i64
+from ..values import I64_MAX, I64_MIN, type_name, values_equal, wrap_i64
 from .table import (NUMERIC_DTYPES, apply_in, array_binop, cast, check_axis, int_zero_divisor,
                     is_int, num_or_array, prim, scalar)
 
@@ -98,7 +98,7 @@ def _minmax(name, pick, npop, npreduce):
     def impl(a, b=_ONE_ARG, axis=None, keepdims=False):
         if b is _ONE_ARG:
             return _reduce(name, npreduce, a, axis, keepdims)
-        if axis is not None or keepdims:
+        if axis is not None or keepdims is not False:
             raise SxTypeError(f"{name} of two values takes no :axis or :keepdims")
         ta, tb = type(a), type(b)
         if (ta is float or ta is int) and (tb is float or tb is int):
@@ -118,12 +118,15 @@ def _reduce(name, fn, x, axis, keepdims):
         raise SxTypeError(f"{name} with one argument reduces an array, got {type_name(x)}")
     if axis is not None:
         check_axis(axis, x.ndim, name)
+    if type(keepdims) is not bool:
+        raise SxTypeError(f":keepdims of {name} must be True or False, "
+                          f"got {type_name(keepdims)}")
     if x.size == 0 and name in ("max", "min"):
         raise SxRuntimeError(f"{name} of an empty array")
     x = cast(x, reduction(name, dtype_of(x)))  # the result dtype: f64 for the mean of i64
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # mean of an empty array is NaN
-        return scalar(fn(x, axis=axis, keepdims=bool(keepdims)))
+        return scalar(fn(x, axis=axis, keepdims=keepdims))
 
 
 _minmax("max", lambda a, b: a >= b, np.maximum, np.max)
@@ -191,11 +194,21 @@ def _abs(x):
     return scalar(np.abs(x))
 
 
+def check_i64(name, v):
+    """Python int ``v``, or an :class:`SxTypeError` if it does not fit in i64
+    (code can hold such an integer when a Python or Hy macro made it)."""
+    if not I64_MIN <= v <= I64_MAX:
+        raise SxTypeError(f"{name}: an integer of {v.bit_length()} bits does not fit in i64")
+    return v
+
+
 @prim("float", 1)
 def _float(x):
     """Convert to f64 (numbers, bools, and arrays of them)."""
     t = type(x)
-    if t is float or t is int or t is np.float32 or t is bool:
+    if t is int:
+        return float(check_i64("float", x))
+    if t is float or t is np.float32 or t is bool:
         return float(x)
     if t is np.ndarray and x.dtype == np.bool_:
         return x.astype(np.float64)
@@ -222,7 +235,9 @@ def _f32(x):
     """Convert to f32 (scalars and arrays)."""
     t = type(x)
     with np.errstate(all="ignore"):  # out of f32 range is +-Inf, as IEEE says
-        if t is float or t is int or t is np.float32:
+        if t is int:
+            return np.float32(check_i64("f32", x))
+        if t is float or t is np.float32:
             return np.float32(x)
         num_or_array("f32", x, 1)
         return x.astype(np.float32)

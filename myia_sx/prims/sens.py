@@ -24,8 +24,8 @@ import numpy as np
 
 from ..errors import SxGradError, SxRuntimeError, SxShapeError, SxTypeError
 from ..forms import Keyword, Symbol
-from ..values import ZERO, Buffer, Closure, Record, RecordType, type_name
-from .table import Prim, constant, prim
+from ..values import ZERO, Buffer, Closure, Record, RecordType, closure_env, type_name
+from .table import NUMERIC_DTYPES, Prim, check_axis, check_index, constant, prim
 
 constant("%zero", ZERO, "The zero sensitivity: the zero of every type (docs/grad.md).")
 
@@ -35,6 +35,15 @@ _FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
 def _expect(ok, who, what, v):
     if not ok:
         raise SxTypeError(f"{who} expects {what}, got {type_name(v)}")
+
+
+def _numeric(v):
+    """True for a number (not a bool) or a numeric array: what a sensitivity
+    of a float or a float array may be."""
+    t = type(v)
+    if t is np.ndarray:
+        return v.dtype in NUMERIC_DTYPES
+    return t is not bool and t is not np.bool_ and isinstance(v, (int, float, np.number))
 
 
 def _carries_none(x):
@@ -125,10 +134,8 @@ prim("%sens+", 2)(sens_add)
 
 
 def zeros_like(x):
-    """The materialized zero sensitivity of ``x``.
-
-    A closure's stays %zero here: the interpreter does not need it, and the
-    specializer, which knows the closure's type, writes the tuple out."""
+    """The materialized zero sensitivity of ``x`` (a closure's: the tuple of
+    the zeros of what it captured, :func:`myia_sx.values.closure_env`)."""
     t = type(x)
     if t is float:
         return 0.0
@@ -141,12 +148,17 @@ def zeros_like(x):
     if isinstance(x, Record):
         return t._sx_type.make(tuple(map(zeros_like, x._values)))
     if t is Buffer:
-        # what buffers hold are backpropagators: functions, whose zero is %zero
+        # a buffer of backpropagators: its zero is a zero prefix, made in O(1)
         return Buffer.zeros(x.n)
+    if t is Closure:
+        return tuple(map(zeros_like, closure_env(x)))
+    if t is Prim or t is RecordType:
+        return ()
     return ZERO
 
 
 prim("%zeros-like", 1)(zeros_like)
+
 
 
 def sens_fill(d, like):
@@ -195,6 +207,8 @@ def sens_out(x, s):
         return t._sx_type.make(tuple(map(sens_out, x._values, parts)))
     if s is ZERO or _carries_none(x) or t in (Closure, Prim, RecordType, Buffer):
         return _primal_zero(x)
+    _expect(_numeric(s) and np.shape(s) == np.shape(x), "%sens-out",
+            f"a sensitivity shaped like its argument ({type_name(x)})", s)
     if t is float:
         return float(s)
     if t is np.float32:
@@ -218,15 +232,16 @@ def _sens_get(d, i):
 
 @prim("%sens-at", 3)
 def _sens_at(like, i, v):
-    """A tuple sensitivity shaped like tuple like: v at index i, %zero elsewhere
-    (the adjoint of get)."""
+    """The sensitivity of tuple like whose element i has sensitivity v: zeros
+    shaped like the others (the adjoint of get, for an index that may be
+    known only at run time)."""
     if v is ZERO or like is ZERO:
         return ZERO
     _expect(type(like) is tuple, "%sens-at", "a tuple to shape the sensitivity", like)
     _expect(type(i) is int and -len(like) <= i < len(like), "%sens-at",
             f"an index into a tuple of {len(like)}", i)
-    out = [ZERO] * len(like)
-    out[i] = v
+    out = [zeros_like(x) for x in like]
+    out[i] = sens_fill(v, like[i])
     return tuple(out)
 
 
@@ -257,34 +272,53 @@ def _sens_field(d, name):
     return d._values[_field_index("%sens-field", type(d)._sx_type, name)]
 
 
-def _same_structure(a, b):
-    if b is ZERO:
-        return True
-    ta, tb = type(a), type(b)
-    if ta is tuple:
-        return tb is tuple and len(a) == len(b) and all(map(_same_structure, a, b))
-    if isinstance(a, Record):
-        return tb is ta and all(map(_same_structure, a._values, b._values))
-    if ta is np.ndarray:
-        return tb is np.ndarray and a.shape == b.shape
-    if ta in (int, float, bool, np.float32):
-        return tb in (int, float, bool, np.float32) or (tb is np.ndarray and b.ndim == 0)
-    return True
+def _structure_difference(like, v):
+    """None if v has the structure of like (tuples, records, array shapes;
+    %zero fits anything); else ``(path, part of like, part of v)`` for the
+    first place they differ, path as ``[0].x`` ("" at the top)."""
+    stack = [("", like, v)]
+    while stack:
+        path, a, b = stack.pop()
+        if b is ZERO:
+            continue
+        ta, tb = type(a), type(b)
+        if ta is tuple:
+            if tb is not tuple or len(a) != len(b):
+                return path, a, b
+            stack.extend((f"{path}[{i}]", x, y) for i, x, y in
+                         reversed(list(zip(range(len(a)), a, b))))
+        elif isinstance(a, Record):
+            if tb is not ta:
+                return path, a, b
+            stack.extend((f"{path}.{f}", x, y) for f, x, y in
+                         reversed(list(zip(ta._sx_type.fields, a._values, b._values))))
+        elif ta is np.ndarray:
+            if tb is not np.ndarray or a.shape != b.shape:
+                return path, a, b
+        elif ta in (int, float, bool, np.float32):
+            if tb not in (int, float, bool, np.float32) and not (
+                    tb is np.ndarray and b.ndim == 0):
+                return path, a, b
+    return None
 
 
 @prim("%check-like", 3)
 def _check_like(like, v, what):
     """v, if it has the structure of like (tuples, records, array shapes); an
-    SxGradError naming what otherwise."""
-    if not _same_structure(like, v):
-        raise SxGradError(f"{what} must have the structure of {type_name(like)}, "
-                          f"got {type_name(v)}")
+    SxGradError naming what, and where they differ, otherwise."""
+    diff = _structure_difference(like, v)
+    if diff is not None:
+        path, a, b = diff
+        where = f": at {path}, expected {type_name(a)}" if path else ""
+        raise SxGradError(f"{what} must have the structure of {type_name(like)}{where}, "
+                          f"got {type_name(b)}")
     return v
 
 
 @prim("%check-tuple", 3)
 def _check_tuple(v, n, what):
     """v, if it is a tuple of n elements (an SxGradError naming what otherwise)."""
+    _expect(type(n) is int, "%check-tuple", "an integer length", n)
     if type(v) is not tuple or len(v) != n:
         raise SxGradError(f"{what} must be a tuple of {n} (one per argument), "
                           f"got {type_name(v)}")
@@ -294,7 +328,9 @@ def _check_tuple(v, n, what):
 @prim("%grad-seed", 2)
 def _grad_seed(y, f):
     """The sensitivity that starts grad: 1 of the type of the scalar y (%zero
-    for an integer or boolean y); an error naming function f otherwise."""
+    for an integer or boolean y); an error naming function f otherwise, at
+    the call of %grad-seed (the interpreter gives it the span of the (grad f)
+    form, or of the call of the gradient function)."""
     t = type(y)
     if t is float:
         return 1.0
@@ -304,14 +340,38 @@ def _grad_seed(y, f):
         return ZERO
     if t is np.ndarray and y.ndim == 0:
         return np.ones_like(y) if y.dtype in _FLOATS else ZERO
-    code = getattr(f, "code", None)
-    name = ""
-    if code is not None:
-        base = code.name.split("%")[0]
-        name = "" if base in ("fn", "<expr>", "") else f" {base}"
     raise SxGradError(f"grad needs a function whose output is a scalar, got {type_name(y)} "
-                      f"from{name or ' the function'} (use vjp for other outputs)",
-                      getattr(code, "span", None))
+                      f"from {_function_name(f)} (use vjp for other outputs)")
+
+
+def _function_name(f):
+    """The user's name of the function whose J-transform is ``f`` (``f%J``
+    is ``f``), or "the function" for an anonymous one."""
+    code = getattr(f, "code", None)
+    base = code.name.split("%")[0] if code is not None else ""
+    return "the function" if base in ("fn", "<expr>", "") else base
+
+
+@prim("%check-data", 3)
+def _check_data(y, f, what):
+    """y, the output of the function f given to what (jvp, vjp), if no
+    function is part of it (those give the output back, and a function's
+    J-transform is not the function); an SxGradError otherwise."""
+    stack = [("", y)]
+    while stack:
+        path, v = stack.pop()
+        t = type(v)
+        if t in (Closure, Prim, RecordType):
+            inside = f" with a function at {path}" if path else ""
+            raise SxGradError(f"{what} needs a function whose output is numbers, arrays, "
+                              f"tuples or records, got {type_name(y)}{inside} from "
+                              f"{_function_name(f)}")
+        if t is tuple:
+            stack.extend((f"{path}[{i}]", x) for i, x in reversed(list(enumerate(v))))
+        elif isinstance(v, Record):
+            stack.extend((f"{path}.{n}", x) for n, x in
+                         reversed(list(zip(t._sx_type.fields, v._values))))
+    return y
 
 
 @prim("%param-index", 2)
@@ -357,6 +417,9 @@ def unbroadcast(d, x):
         return tuple(map(unbroadcast, d, x))
     if _carries_none(x):
         return ZERO
+    _expect(t is float or t is np.float32 or t is np.ndarray, "unbroadcast",
+            "a number, an array or a tuple as argument 2", x)
+    _expect(_numeric(d), "unbroadcast", "a numeric sensitivity", d)
     if t is np.ndarray:
         d = np.asarray(d)
         return _sum_to(d, x.shape).astype(x.dtype, copy=False)
@@ -375,6 +438,10 @@ def _unreduce(d, x, axis, keepdims):
         return ZERO
     if type(x) is not np.ndarray:
         return d
+    _expect(_numeric(d), "unreduce", "a numeric sensitivity", d)
+    _expect(type(keepdims) is bool, "unreduce", "True or False for keepdims", keepdims)
+    if axis is not None:
+        check_axis(axis, x.ndim, "unreduce")
     d = np.asarray(d)
     try:
         if axis is not None and not keepdims:
@@ -394,7 +461,8 @@ def _split_like(d, xs, axis):
         return ZERO
     _expect(type(xs) is tuple and xs, "split-like", "a non-empty tuple of pieces", xs)
     if all(type(x) is tuple for x in xs):
-        _expect(type(d) is tuple, "split-like", "a tuple to split", d)
+        n = sum(map(len, xs))
+        _expect(type(d) is tuple and len(d) == n, "split-like", f"a tuple of {n} to split", d)
         out, i = [], 0
         for x in xs:
             out.append(d[i:i + len(x)])
@@ -402,6 +470,11 @@ def _split_like(d, xs, axis):
         return tuple(out)
     _expect(type(d) is np.ndarray and all(type(x) is np.ndarray and x.ndim for x in xs),
             "split-like", "an array and a tuple of arrays", d)
+    _expect(type(axis) is int, "split-like", "an integer axis", axis)
+    check_axis(axis, d.ndim, "split-like")
+    _expect(all(x.ndim == d.ndim for x in xs)
+            and sum(x.shape[axis] for x in xs) == d.shape[axis],
+            "split-like", "a sensitivity shaped like the concatenation of the pieces", d)
     bounds = np.cumsum([x.shape[axis] for x in xs])[:-1]
     return tuple(ZERO if _carries_none(x) else p.astype(x.dtype, copy=False)
                  for x, p in zip(xs, np.split(d, bounds, axis=axis)))
@@ -416,11 +489,23 @@ def _join_like(ds, xs, axis):
     _expect(type(ds) is tuple and type(xs) is tuple and len(ds) == len(xs) and xs,
             "join-like", "two tuples of the same length", ds)
     if all(type(x) is tuple for x in xs):
+        _expect(all(d is ZERO or (type(d) is tuple and len(d) == len(x))
+                    for d, x in zip(ds, xs)),
+                "join-like", "tuple sensitivities as long as their pieces", ds)
         return tuple(v for d, x in zip(ds, xs) for v in sens_fill(d, x))
+    _expect(all(type(x) is np.ndarray for x in xs), "join-like",
+            "pieces that are all tuples or all arrays", xs)
     parts = [_zeros_for(x) if d is ZERO else d for d, x in zip(ds, xs)]
-    _expect(all(type(p) is np.ndarray and p.ndim for p in parts), "join-like",
-            "pieces that are all tuples or all arrays", parts[0])
-    return np.concatenate(parts, axis=axis)
+    _expect(all(type(p) is np.ndarray and p.ndim and _numeric(p) for p in parts), "join-like",
+            "array sensitivities of rank >= 1", ds)
+    _expect(type(axis) is int, "join-like", "an integer axis", axis)
+    check_axis(axis, parts[0].ndim, "join-like")
+    try:
+        return np.concatenate(parts, axis=axis)
+    except ValueError:
+        raise SxShapeError("join-like: sensitivities of shapes "
+                           f"{' '.join(type_name(p) for p in parts)} do not concatenate "
+                           f"along axis {axis}") from None
 
 
 def _zeros_for(like):
@@ -436,8 +521,17 @@ def _sens_index(like, idx, v):
     if type(like) is not np.ndarray or type(idx) is not tuple:
         raise SxTypeError(f"sens-index expects an array and an index tuple, got "
                           f"{type_name(like)} and {type_name(idx)}")
+    if len(idx) > like.ndim:
+        raise SxShapeError(f"sens-index: {len(idx)} indices for an array of rank {like.ndim}")
+    for k, i in enumerate(idx):
+        check_index("sens-index", like.shape[k], i, f"axis {k} of an array")
+    _expect(_numeric(v), "sens-index", "a numeric sensitivity", v)
     out = _zeros_for(like)
-    out[idx] = v
+    try:
+        out[idx] = v
+    except ValueError:
+        raise SxShapeError(f"sens-index: a sensitivity {type_name(v)} does not fit "
+                           f"index {idx} of {type_name(like)}") from None
     return out
 
 
@@ -447,14 +541,23 @@ def _sens_cut(like, start, end, v):
     elsewhere (the adjoint of cut)."""
     if v is ZERO or like is ZERO:
         return ZERO
+    for b in (start, end):
+        _expect(b is None or type(b) is int, "sens-cut", "integer bounds or None", b)
     if type(like) is tuple:
-        _expect(type(v) is tuple, "sens-cut", "a tuple sensitivity", v)
+        n = len(range(len(like))[start:end])
+        _expect(type(v) is tuple and len(v) == n, "sens-cut", f"a tuple sensitivity of {n}", v)
         out = [ZERO] * len(like)
         out[start:end] = v
         return tuple(out)
-    _expect(type(like) is np.ndarray, "sens-cut", "a tuple or array to shape it", like)
+    _expect(type(like) is np.ndarray and like.ndim > 0, "sens-cut",
+            "a tuple or an array of rank >= 1 to shape it", like)
+    _expect(_numeric(v), "sens-cut", "a numeric sensitivity", v)
     out = _zeros_for(like)
-    out[start:end] = v
+    try:
+        out[start:end] = v
+    except ValueError:
+        raise SxShapeError(f"sens-cut: a sensitivity {type_name(v)} does not fit "
+                           f"[{start}, {end}) of {type_name(like)}") from None
     return out
 
 

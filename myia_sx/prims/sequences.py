@@ -10,7 +10,7 @@ import numpy as np
 from ..dtypes import NUMPY, dtype_of, promote
 from ..errors import SxRuntimeError, SxTypeError
 from ..forms import Seq
-from ..values import Closure, Record, RecordType, type_name
+from ..values import Closure, Record, RecordType, flat_closures, type_name
 from .table import Prim, PrimShapeError, check_axis, check_index, num_or_array, prim, scalar, shape_text
 
 @prim("tuple", 0, None)
@@ -63,6 +63,8 @@ def _cut(x, start=None, end=None):
         if v is not None and type(v) is not int:
             raise SxTypeError(f"cut bounds must be integers or None, got {type_name(v)}")
     t = type(x)
+    if t is np.ndarray and x.ndim == 0:
+        raise PrimShapeError("cut of a rank-0 array")
     if t is tuple or t is np.ndarray or isinstance(x, Seq):
         return x[start:end]
     raise SxTypeError(f"cut expects a tuple, array or form, got {type_name(x)}")
@@ -77,6 +79,8 @@ def _concat(*xs, axis=0):
             num_or_array("concat", x, k)
             if x.ndim == 0:
                 raise PrimShapeError("concat of a rank-0 array")
+        if type(axis) is not int:
+            raise SxTypeError(f":axis of concat must be an integer, got {type_name(axis)}")
         check_axis(axis, xs[0].ndim, "concat")
         try:
             return np.concatenate(xs, axis=axis, dtype=NUMPY[promote(*map(dtype_of, xs))])
@@ -120,6 +124,14 @@ def _cons(x, seq):
     if type(seq) is tuple:
         return (x,) + seq
     raise SxTypeError(f"cons expects a form or tuple as argument 2, got {type_name(seq)}")
+
+
+@prim("%closure-tuple", 1, differentiable=False)
+def _closure_tuple(x):
+    """x with each closure in it written as the tuple of what it captured: a
+    closure that a specialized program reads from a global
+    (myia_sx/passes/specialize.py)."""
+    return flat_closures(x)
 
 
 

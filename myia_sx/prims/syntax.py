@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 
-from ..errors import SxRuntimeError, SxTypeError
+from ..errors import SxRuntimeError, SxSyntaxError, SxTypeError
 from ..forms import Form, Keyword, Symbol, Vec
 from ..printer import dump_atom
 from ..values import type_name
@@ -53,7 +53,10 @@ def _syntax_error(message, form=None):
     """Inside a macro: report a syntax error at form (else at the macro call)."""
     if type(message) is not str:
         raise SxTypeError(f"syntax-error expects a message string, got {type_name(message)}")
-    raise MacroSyntaxError(message, getattr(form, "span", None))
+    span = getattr(form, "span", None)
+    if CALL_SITE_MARKS.get() is None:
+        raise SxSyntaxError(message, span)   # called outside a macro: located at the call
+    raise MacroSyntaxError(message, span)
 
 
 @prim("str", 0, None, differentiable=False)

@@ -1,0 +1,949 @@
+"""The type and shape rule of every primitive (``Prim.type_rule``).
+
+A rule gets ``(ctx, args, kw)``: the types (:mod:`myia_sx.types`) of the
+positional arguments, of the keyword arguments by name (defaults filled in)
+and an object through which differentiation's primitives ask inference for
+the J-transform of a function's code (``ctx.j``, ``ctx.j_shallow``,
+``ctx.make``).  It returns the type of the result, or raises an SxError
+without a span (a ``PrimShapeError`` for shapes: inference says where, with
+the form's text).  Every rule mirrors its implementation, and a property test
+(tests/test_type_rules.py) checks each against it on random inputs.
+
+When every argument's value is known, a rule's result is the implementation's
+value (constant folding: a tuple index, a shape, a type test, a comparison
+that decides a branch), unless running it fails: then only the type is kept,
+for the error belongs to the run, not to inference.
+"""
+
+from __future__ import annotations
+
+from .. import dtypes
+from ..errors import SxError, SxGradError, SxTypeError
+from ..forms import Form, Keyword, Symbol, Vec, user_name
+from ..types import (BOTTOM, UNKNOWN, ArrayT, BufferT, CtorT, FnT, NoneT, PrimT, RecordT, Scalar,
+                     TupleT, UnionT, ZeroT, describe, flat, join, widen)
+from .table import PRIMS, PrimShapeError
+
+NUMBER_KINDS = ("i64", "f64", "f32")
+
+
+def rule(*names):
+    """Register the decorated function as the type rule of ``names``."""
+    def deco(fn):
+        for name in names:
+            PRIMS[name].type_rule = fn
+        return fn
+    return deco
+
+
+# -- known values ----------------------------------------------------------------------------
+
+def value_of(t):
+    """The value of type ``t`` if it is known, else UNKNOWN."""
+    if type(t) is Scalar:
+        return t.value
+    if t is NoneT:
+        return None
+    if type(t) is TupleT:
+        vals = [value_of(i) for i in t.items]
+        return UNKNOWN if any(v is UNKNOWN for v in vals) else tuple(vals)
+    return UNKNOWN
+
+
+def typed(v):
+    """The type of a known Python value (with its value)."""
+    t = type(v)
+    if t is bool:
+        return Scalar("bool", v)
+    if t is int:
+        return Scalar("i64", v)
+    if t is float:
+        return Scalar("f64", v)
+    if v is None:
+        return NoneT
+    if t is tuple:
+        return TupleT(map(typed, v))
+    if t is str:
+        return Scalar("str", v)
+    if t is Keyword:
+        return Scalar("kw", v)
+    if t is Symbol:
+        return Scalar("sym", v)
+    if t is Form or t is Vec:
+        return Scalar("form", v)
+    return None
+
+
+def folded(name, args, kw=None):
+    """The known result of primitive ``name`` on known arguments, or None."""
+    vals = [value_of(a) for a in args]
+    kvals = {k: value_of(v) for k, v in (kw or {}).items()}
+    if any(v is UNKNOWN for v in vals) or any(v is UNKNOWN for v in kvals.values()):
+        return None
+    try:
+        out = PRIMS[name].impl(*vals, **kvals) if kvals else PRIMS[name].impl(*vals)
+    except SxError:
+        return None
+    return typed(out)
+
+
+# -- numbers and arrays ---------------------------------------------------------------------
+
+def numeric(name, t, k):
+    """``(dtype, weak, shape)`` of a number or numeric array (shape None for a scalar)."""
+    if type(t) is Scalar and t.kind in NUMBER_KINDS:
+        return t.kind, t.kind != "f32", None
+    if type(t) is ArrayT and t.dtype in NUMBER_KINDS:
+        return t.dtype, False, t.shape
+    raise SxTypeError(f"{name} expects numbers or numeric arrays, got {describe(t)} as argument {k}")
+
+
+def shape_text(shape):
+    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + \
+        ("," if len(shape) == 1 else "") + ")"
+
+
+def broadcast(name, a, b):
+    """The broadcast of shapes ``a`` and ``b`` (unknown dimensions: None)."""
+    out = []
+    for i in range(1, max(len(a), len(b)) + 1):
+        x = a[-i] if i <= len(a) else 1
+        y = b[-i] if i <= len(b) else 1
+        if x == y or y == 1:
+            out.append(x)
+        elif x == 1:
+            out.append(y)
+        elif x is None or y is None:
+            out.append(x if y is None else y)
+        else:
+            raise PrimShapeError(f"{shape_text(a)} {name} {shape_text(b)}")
+    return tuple(reversed(out))
+
+
+def result(dtype, shape, strong):
+    """A scalar of ``dtype`` (a Python one unless ``strong``), or an array."""
+    if shape is None:
+        return Scalar(dtype if dtype != "bool" else "bool") if not strong or dtype != "f32" \
+            else Scalar("f32")
+    return ArrayT(dtype, shape)
+
+
+def elementwise(name, args, dtype_rule):
+    parts = [numeric(name, a, k) for k, a in enumerate(args, 1)]
+    dtype = dtype_rule(*[(d, w) for d, w, _ in parts])
+    shapes = [s for _, _, s in parts if s is not None]
+    if not shapes:
+        return Scalar(dtype)
+    shape = shapes[0]
+    for s in shapes[1:]:
+        shape = broadcast(name, shape, s)
+    return ArrayT(dtype, shape)
+
+
+def _arith(name, dtype_rule=dtypes.promote):
+    @rule(name)
+    def r(ctx, args, kw):
+        return folded(name, args) or elementwise(name, args, dtype_rule)
+
+
+for _n in ("+", "-", "*", "//", "%", "**"):
+    _arith(_n)
+_arith("/", dtypes.true_divide)
+
+
+def _unary(name, dtype_rule):
+    @rule(name)
+    def r(ctx, args, kw):
+        return folded(name, args) or elementwise(name, args, dtype_rule)
+
+
+for _n in ("neg", "abs"):
+    _unary(_n, lambda a: a[0])
+for _n in ("exp", "log", "sin", "cos", "tan", "tanh", "sqrt"):
+    _unary(_n, dtypes.unary_math)
+
+
+@rule("float")
+def _float(ctx, args, kw):
+    t = args[0]
+    if type(t) is Scalar and t.kind == "bool" or type(t) is ArrayT and t.dtype == "bool":
+        return Scalar("f64") if type(t) is Scalar else ArrayT("f64", t.shape)
+    return folded("float", args) or elementwise("float", args, lambda a: "f64")
+
+
+@rule("int")
+def _int(ctx, args, kw):
+    return folded("int", args) or elementwise("int", args, lambda a: "i64")
+
+
+@rule("f32")
+def _f32(ctx, args, kw):
+    out = elementwise("f32", args, lambda a: "f32")
+    return Scalar("f32") if type(out) is Scalar else out
+
+
+def _comparison(ctx, args, kw, name):
+    a, b = args
+    shapes = [t.shape for t in (a, b) if type(t) is ArrayT]
+    if not shapes:
+        for k, t in enumerate(args, 1):
+            if not (type(t) is Scalar and t.kind in NUMBER_KINDS + ("bool",)):
+                raise SxTypeError(f"comparison expects numbers, got {describe(t)} as argument {k}")
+        return Scalar("bool")
+    shape = shapes[0]
+    for s in shapes[1:]:
+        shape = broadcast(name, shape, s)
+    return ArrayT("bool", shape)
+
+
+def _compare_rule(name):
+    @rule(name)
+    def r(ctx, args, kw):
+        return folded(name, args) or _comparison(ctx, args, kw, name)
+
+
+for _n in ("<", "<=", ">", ">="):
+    _compare_rule(_n)
+
+
+def _eq_rule(name):
+    @rule(name)
+    def r(ctx, args, kw):
+        if any(type(t) is ArrayT for t in args):
+            return _comparison(ctx, args, kw, name)
+        return folded(name, args) or Scalar("bool")
+
+
+_eq_rule("=")
+_eq_rule("!=")
+
+
+@rule("not")
+def _not(ctx, args, kw):
+    t = args[0]
+    if type(t) is Scalar and t.kind == "bool":
+        return folded("not", args) or Scalar("bool")
+    if type(t) is ArrayT and t.dtype == "bool":
+        return t
+    raise SxTypeError(f"not expects a bool, got {describe(t)}")
+
+
+def _axes(name, axis, rank):
+    v = value_of(axis)
+    if v is None:
+        return tuple(range(rank))
+    if v is UNKNOWN:
+        raise SxTypeError(f":axis of {name} must be known when the program is compiled")
+    axes = v if type(v) is tuple else (v,)
+    for a in axes:
+        if type(a) is not int:
+            raise SxTypeError(f":axis of {name} must be an integer or a tuple of integers")
+        if not -rank <= a < rank:
+            raise PrimShapeError(f"axis {a} out of range for an array of rank {rank}")
+    return tuple(sorted(a % rank for a in axes))
+
+
+def reduce(name, x, axis, keepdims):
+    if type(x) is not ArrayT or x.dtype not in NUMBER_KINDS:
+        raise SxTypeError(f"{name} with one argument reduces an array, got {describe(x)}")
+    dtype = dtypes.reduction(name, (x.dtype, False))
+    axes = _axes(name, axis, x.rank)
+    keep = value_of(keepdims)
+    if keep is UNKNOWN:
+        raise SxTypeError(f":keepdims of {name} must be known when the program is compiled")
+    if keep:
+        shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
+    else:
+        shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
+    return ArrayT(dtype, shape) if shape or keep else Scalar(dtype)
+
+
+@rule("sum")
+def _sum(ctx, args, kw):
+    return reduce("sum", args[0], kw["axis"], kw["keepdims"])
+
+
+@rule("mean")
+def _mean(ctx, args, kw):
+    return reduce("mean", args[0], kw["axis"], kw["keepdims"])
+
+
+def _minmax(name):
+    @rule(name)
+    def r(ctx, args, kw):
+        if len(args) == 1:
+            return reduce(name, args[0], kw["axis"], kw["keepdims"])
+        return folded(name, args) or elementwise(name, args, dtypes.promote)
+
+
+_minmax("max")
+_minmax("min")
+
+
+# -- arrays ------------------------------------------------------------------------------------
+
+def array_of(name, t, k=1):
+    if type(t) is not ArrayT:
+        raise SxTypeError(f"{name} expects an array as argument {k}, got {describe(t)}")
+    return t
+
+
+@rule("@")
+def _matmul(ctx, args, kw):
+    a, b = (array_of("@", t, k) for k, t in enumerate(args, 1))
+    for k, t in enumerate(args, 1):
+        numeric("@", t, k)
+    dtype = dtypes.promote((a.dtype, False), (b.dtype, False))
+    if a.rank == 0 or b.rank == 0:
+        raise PrimShapeError(f"{shape_text(a.shape)} @ {shape_text(b.shape)}: @ needs rank >= 1")
+    sa = a.shape if a.rank > 1 else (1,) + a.shape
+    sb = b.shape if b.rank > 1 else b.shape + (1,)
+    k1, k2 = sa[-1], sb[-2]
+    if k1 is not None and k2 is not None and k1 != k2:
+        raise PrimShapeError(f"{shape_text(a.shape)} @ {shape_text(b.shape)}")
+    batch = broadcast("@", sa[:-2], sb[:-2])
+    shape = batch + (sa[-2],) * (a.rank > 1) + (sb[-1],) * (b.rank > 1)
+    return ArrayT(dtype, shape) if shape else Scalar(dtype)
+
+
+def shape_value(name, t):
+    """The dimensions of a shape argument (an int or a tuple of ints; None for unknown)."""
+    if type(t) is Scalar and t.kind == "i64":
+        return (t.value if t.known() else None,)
+    if type(t) is TupleT and all(type(i) is Scalar and i.kind == "i64" for i in t.items):
+        return tuple(i.value if i.known() else None for i in t.items)
+    raise SxTypeError(f"{name} expects a shape (a tuple of integers), got {describe(t)}")
+
+
+def dtype_kw(name, t, default):
+    v = value_of(t)
+    if v is None:
+        return default
+    if v is UNKNOWN or type(t) is not Scalar or t.kind != "kw" or v.name not in dtypes.DTYPES:
+        raise SxTypeError(f":dtype of {name} must be :f64, :f32 or :i64")
+    return v.name
+
+
+@rule("zeros", "ones")
+def _zeros(ctx, args, kw):
+    return ArrayT(dtype_kw("zeros", kw["dtype"], "f64"), shape_value("zeros", args[0]))
+
+
+@rule("full")
+def _full(ctx, args, kw):
+    v = args[1]
+    if not (type(v) is Scalar and v.kind in NUMBER_KINDS):
+        raise SxTypeError(f"expected a number, got {describe(v)}")
+    return ArrayT(dtype_kw("full", kw["dtype"], v.kind), shape_value("full", args[0]))
+
+
+@rule("array")
+def _array(ctx, args, kw):
+    shape, leaves, t = [], [], args[0]
+    while type(t) is TupleT:
+        shape.append(len(t.items))
+        if not t.items:
+            break
+        inner = t.items[0]
+        for other in t.items[1:]:
+            if other != inner and type(inner) is TupleT and type(other) is TupleT and \
+                    len(other.items) != len(inner.items):
+                raise PrimShapeError("nested tuples of different lengths")
+        leaves.extend(i for i in t.items if type(i) is not TupleT)
+        t = inner
+    leaves.append(t)
+    for leaf in leaves:
+        if not (type(leaf) is Scalar and leaf.kind in NUMBER_KINDS):
+            raise SxTypeError(f"array elements must be numbers, got {describe(leaf)}")
+    default = "f64" if any(leaf.kind != "i64" for leaf in leaves) else "i64"
+    if not shape:
+        raise SxTypeError("array needs at least one element")
+    return ArrayT(dtype_kw("array", kw["dtype"], default), shape)
+
+
+@rule("shape")
+def _shape(ctx, args, kw):
+    a = array_of("shape", args[0])
+    return TupleT(Scalar("i64", d) if d is not None else Scalar("i64") for d in a.shape)
+
+
+@rule("size")
+def _size(ctx, args, kw):
+    t = args[0]
+    if type(t) is ArrayT:
+        known = all(d is not None for d in t.shape)
+        n = 1
+        for d in t.shape:
+            n *= d or 1
+        return Scalar("i64", n) if known else Scalar("i64")
+    numeric("size", t, 1)
+    return Scalar("i64", 1)
+
+
+@rule("reshape")
+def _reshape(ctx, args, kw):
+    a = array_of("reshape", args[0])
+    dims = shape_value("reshape", args[1])
+    if -1 in dims and all(d is not None for d in a.shape) and \
+            all(d is not None for d in dims):
+        total = 1
+        for d in a.shape:
+            total *= d
+        rest = 1
+        for d in dims:
+            rest *= d if d != -1 else 1
+        if rest == 0 or total % rest:
+            raise PrimShapeError(f"cannot reshape {shape_text(a.shape)} to {tuple(dims)}")
+        dims = tuple(total // rest if d == -1 else d for d in dims)
+    elif -1 in dims:
+        dims = tuple(None if d == -1 else d for d in dims)
+    elif all(d is not None for d in a.shape + dims):
+        n = m = 1
+        for d in a.shape:
+            n *= d
+        for d in dims:
+            m *= d
+        if n != m:
+            raise PrimShapeError(f"cannot reshape {shape_text(a.shape)} to {tuple(dims)}")
+    return ArrayT(a.dtype, dims)
+
+
+@rule("transpose")
+def _transpose(ctx, args, kw):
+    a = array_of("transpose", args[0])
+    axes = value_of(kw["axes"])
+    if axes is None:
+        return ArrayT(a.dtype, tuple(reversed(a.shape)))
+    if axes is UNKNOWN:
+        raise SxTypeError(":axes of transpose must be known when the program is compiled")
+    if type(axes) is not tuple or sorted(axes) != list(range(a.rank)):
+        raise PrimShapeError(f":axes {axes} is not a permutation of {a.rank} axes")
+    return ArrayT(a.dtype, tuple(a.shape[i] for i in axes))
+
+
+@rule("where")
+def _where(ctx, args, kw):
+    c = args[0]
+    if not (type(c) is Scalar and c.kind == "bool" or type(c) is ArrayT and c.dtype == "bool"):
+        raise SxTypeError(f"where expects a bool array condition, got {describe(c)}")
+    out = elementwise("where", args[1:], dtypes.promote)
+    if type(c) is ArrayT:
+        shape = broadcast("where", c.shape, out.shape if type(out) is ArrayT else ())
+        return ArrayT(out.dtype if type(out) is ArrayT else out.kind, shape)
+    return out
+
+
+def index_array(name, a, idx):
+    """The type of ``a`` indexed by the tuple of integer types ``idx``."""
+    if len(idx) > a.rank:
+        raise PrimShapeError(f"{len(idx)} indices for an array of rank {a.rank}")
+    for i, d in zip(idx, a.shape):
+        if not (type(i) is Scalar and i.kind == "i64"):
+            raise SxTypeError(f"{name}: index must be an integer, got {describe(i)}")
+        if i.known() and d is not None and not -d <= i.value < d:
+            raise SxTypeError(f"index {i.value} out of range for an axis of length {d}")
+    rest = a.shape[len(idx):]
+    return ArrayT(a.dtype, rest) if rest else Scalar(a.dtype if a.dtype != "f32" else "f32")
+
+
+@rule("get-at")
+def _get_at(ctx, args, kw):
+    a, idx = args
+    if type(idx) is not TupleT:
+        raise SxTypeError(f"get-at expects a tuple of indices, got {describe(idx)}")
+    return _get(ctx, [a, *idx.items], kw)
+
+
+@rule("to-tuple")
+def _to_tuple(ctx, args, kw):
+    a = array_of("to-tuple", args[0])
+    leaf = Scalar(a.dtype)
+    t = leaf
+    for d in reversed(a.shape):
+        if d is None:
+            raise SxTypeError("to-tuple needs the array's shape to be known")
+        t = TupleT([t] * d)
+    return t
+
+
+# -- sequences ---------------------------------------------------------------------------------
+
+@rule("tuple")
+def _tuple(ctx, args, kw):
+    return TupleT(args)
+
+
+def tuple_index(name, t, i):
+    if not (type(i) is Scalar and i.kind == "i64"):
+        raise SxTypeError(f"{name}: index must be an integer, got {describe(i)}")
+    n = len(t.items)
+    if not i.known():
+        out = t.items[0] if t.items else None
+        for x in t.items[1:]:
+            out = join(out, x)
+        if out is None:
+            raise SxTypeError(f"{name} of an empty tuple")
+        return out
+    if not -n <= i.value < n:
+        raise SxTypeError(f"index {i.value} out of range for tuple of length {n}")
+    return t.items[i.value]
+
+
+@rule("get")
+def _get(ctx, args, kw):
+    x, idx = args[0], args[1:]
+    if type(x) is TupleT:
+        if len(idx) != 1:
+            raise SxTypeError("get on a tuple takes one index")
+        return tuple_index("get", x, idx[0])
+    if type(x) is ArrayT:
+        return index_array("get", x, idx)
+    if type(x) is Scalar and x.kind == "form":
+        return Scalar("form")
+    raise SxTypeError(f"get expects a tuple, array or form, got {describe(x)}")
+
+
+@rule("len")
+def _len(ctx, args, kw):
+    x = args[0]
+    if type(x) is TupleT:
+        return Scalar("i64", len(x.items))
+    if type(x) is ArrayT:
+        if x.rank == 0:
+            raise PrimShapeError("len of a rank-0 array")
+        return Scalar("i64", x.shape[0]) if x.shape[0] is not None else Scalar("i64")
+    if type(x) is Scalar and x.kind in ("str", "form"):
+        return folded("len", args) or Scalar("i64")
+    raise SxTypeError(f"len expects a tuple, array or form, got {describe(x)}")
+
+
+@rule("cut")
+def _cut(ctx, args, kw):
+    x = args[0]
+    bounds = [value_of(b) for b in args[1:]] + [None] * (3 - len(args))
+    if type(x) is TupleT:
+        if any(b is UNKNOWN for b in bounds):
+            raise SxTypeError("cut of a tuple needs bounds known when the program is compiled")
+        return TupleT(x.items[bounds[0]:bounds[1]])
+    if type(x) is ArrayT:
+        if x.rank == 0:
+            raise PrimShapeError("cut of a rank-0 array")
+        n = x.shape[0]
+        if n is not None and all(b is not UNKNOWN for b in bounds):
+            n = len(range(n)[bounds[0]:bounds[1]])
+        else:
+            n = None
+        return ArrayT(x.dtype, (n,) + x.shape[1:])
+    if type(x) is Scalar and x.kind == "form":
+        return x
+    raise SxTypeError(f"cut expects a tuple, array or form, got {describe(x)}")
+
+
+@rule("concat")
+def _concat(ctx, args, kw):
+    if all(type(t) is TupleT for t in args):
+        return TupleT(i for t in args for i in t.items)
+    if all(type(t) is ArrayT for t in args):
+        axis = value_of(kw["axis"])
+        if type(axis) is not int:
+            raise SxTypeError(":axis of concat must be an integer known when the program "
+                              "is compiled")
+        rank = args[0].rank
+        if rank == 0 or any(t.rank != rank for t in args):
+            raise PrimShapeError(" ++ ".join(shape_text(t.shape) for t in args))
+        if not -rank <= axis < rank:
+            raise PrimShapeError(f"axis {axis} out of range for an array of rank {rank}")
+        axis %= rank
+        dims = []
+        for i in range(rank):
+            ds = [t.shape[i] for t in args]
+            if i == axis:
+                dims.append(None if None in ds else sum(ds))
+            else:
+                known = {d for d in ds if d is not None}
+                if len(known) > 1:
+                    raise PrimShapeError(" ++ ".join(shape_text(t.shape) for t in args))
+                dims.append(known.pop() if known else None)
+        dtype = dtypes.promote(*[(t.dtype, False) for t in args])
+        return ArrayT(dtype, dims)
+    if type(args[0]) is Scalar and args[0].kind == "form":
+        return Scalar("form")
+    raise SxTypeError("concat expects all arrays, all tuples or all forms, got "
+                      + ", ".join(describe(t) for t in args))
+
+
+@rule("first")
+def _first(ctx, args, kw):
+    x = args[0]
+    if type(x) is TupleT:
+        if not x.items:
+            raise SxTypeError("first of an empty sequence")
+        return x.items[0]
+    if type(x) is Scalar and x.kind == "form":
+        return x
+    raise SxTypeError(f"first expects a form or tuple, got {describe(x)}")
+
+
+@rule("rest")
+def _rest(ctx, args, kw):
+    x = args[0]
+    if type(x) is TupleT:
+        return TupleT(x.items[1:])
+    if type(x) is Scalar and x.kind == "form":
+        return x
+    raise SxTypeError(f"rest expects a form or tuple, got {describe(x)}")
+
+
+@rule("cons")
+def _cons(ctx, args, kw):
+    x, seq = args
+    if type(seq) is TupleT:
+        return TupleT((x,) + seq.items)
+    if type(seq) is Scalar and seq.kind == "form":
+        return seq
+    raise SxTypeError(f"cons expects a form or tuple as argument 2, got {describe(seq)}")
+
+
+def _pred(name, test):
+    @rule(name)
+    def r(ctx, args, kw):
+        return Scalar("bool", test(args[0]))
+
+
+_pred("tuple?", lambda t: type(t) is TupleT)
+_pred("record?", lambda t: type(t) is RecordT)
+_pred("array?", lambda t: type(t) is ArrayT)
+_pred("number?", lambda t: type(t) is Scalar and t.kind in NUMBER_KINDS)
+_pred("bool?", lambda t: type(t) is Scalar and t.kind == "bool")
+_pred("none?", lambda t: t is NoneT)
+_pred("function?", lambda t: type(t) in (FnT, PrimT, CtorT, UnionT))
+
+
+# -- forms (macros) -----------------------------------------------------------------------------
+
+@rule("list", "vector", "gensym", "unhygienic", "symbol")
+def _form(ctx, args, kw):
+    return Scalar("form")
+
+
+@rule("str", "name")
+def _str(ctx, args, kw):
+    return Scalar("str")
+
+
+@rule("syntax-error")
+def _syntax_error(ctx, args, kw):
+    return Scalar("form")
+
+
+def _form_pred(name, kind):
+    @rule(name)
+    def r(ctx, args, kw):
+        t = args[0]
+        return Scalar("bool") if type(t) is Scalar and t.kind == "form" else \
+            Scalar("bool", type(t) is Scalar and t.kind == kind)
+
+
+_form_pred("symbol?", "sym")
+_form_pred("keyword?", "kw")
+_form_pred("string?", "str")
+_form_pred("list?", "list")
+_form_pred("vector?", "vector")
+
+
+# -- differentiation ---------------------------------------------------------------------------
+
+def sens_type(t):
+    """The type of the (filled) sensitivity of a value of type ``t``."""
+    tt = type(t)
+    if tt is Scalar:
+        return Scalar(t.kind) if t.kind in ("f64", "f32") else ZeroT
+    if tt is ArrayT:
+        return t if t.dtype in ("f64", "f32") else ZeroT
+    if tt is TupleT:
+        return TupleT(map(sens_type, t.items))
+    if tt is RecordT:
+        return RecordT(t.rtype, map(sens_type, t.items))
+    if tt is BufferT:
+        return BufferT(sens_type(t.elem))
+    if tt is FnT:
+        return TupleT(sens_type(x) for _, x in t.captured)
+    if tt in (PrimT, CtorT):
+        return TupleT(())
+    return ZeroT
+
+
+@rule("%J")
+def _j(ctx, args, kw):
+    return ctx.j(args[0])
+
+
+@rule("%J-shallow")
+def _j_shallow(ctx, args, kw):
+    return ctx.j_shallow(args[0])
+
+
+def _maker(name, kind):
+    @rule(name)
+    def r(ctx, args, kw):
+        wrt = value_of(kw["wrt"]) if "wrt" in kw else None
+        if kind in ("grad", "value-and-grad") and wrt is UNKNOWN:
+            raise SxGradError(f"{kind}: :wrt must be known when the program is compiled")
+        return ctx.make(kind, args[0], wrt)
+
+
+for _n, _k in (("%grad", "grad"), ("%value-and-grad", "value-and-grad"), ("%vjp", "vjp"),
+               ("%jvp", "jvp")):
+    _maker(_n, _k)
+
+
+@rule("%closure-tuple")
+def _closure_tuple(ctx, args, kw):
+    return flat(args[0])
+
+
+@rule("%zero?")
+def _is_zero(ctx, args, kw):
+    return Scalar("bool", args[0] is ZeroT)
+
+
+def sens_add(a, b):
+    if a is ZeroT:
+        return b
+    if b is ZeroT:
+        return a
+    if type(a) is TupleT and type(b) is TupleT and len(a.items) == len(b.items):
+        return TupleT(map(sens_add, a.items, b.items))
+    if type(a) is RecordT and type(b) is RecordT and a.rtype is b.rtype:
+        return RecordT(a.rtype, map(sens_add, a.items, b.items))
+    if type(a) is BufferT and type(b) is BufferT:
+        return BufferT(sens_add(a.elem, b.elem))
+    return elementwise("%sens+", [a, b], dtypes.promote)
+
+
+@rule("%sens+")
+def _sens_add(ctx, args, kw):
+    return sens_add(*args)
+
+
+@rule("%zeros-like")
+def _zeros_like(ctx, args, kw):
+    return sens_type(args[0])
+
+
+def sens_fill(d, like):
+    if d is ZeroT or like is ZeroT:
+        return sens_type(like)
+    if type(d) is TupleT and type(like) is TupleT and len(d.items) == len(like.items):
+        return TupleT(map(sens_fill, d.items, like.items))
+    if type(d) is RecordT and type(like) is RecordT and d.rtype is like.rtype:
+        return RecordT(d.rtype, map(sens_fill, d.items, like.items))
+    return d
+
+
+@rule("%sens-fill")
+def _sens_fill(ctx, args, kw):
+    return sens_fill(*args)
+
+
+def primal_zero(x):
+    tt = type(x)
+    if tt is TupleT:
+        return TupleT(map(primal_zero, x.items))
+    if tt is RecordT:
+        return RecordT(x.rtype, map(primal_zero, x.items))
+    if tt is Scalar and x.kind in ("i64", "f64", "f32", "bool"):
+        return Scalar(x.kind)
+    if tt is ArrayT:
+        return x
+    return NoneT
+
+
+@rule("%sens-out")
+def _sens_out(ctx, args, kw):
+    return primal_zero(args[0])
+
+
+@rule("%sens-get")
+def _sens_get(ctx, args, kw):
+    d, i = args
+    if d is ZeroT:
+        return ZeroT
+    if type(d) is not TupleT:
+        raise SxTypeError(f"%sens-get expects a tuple sensitivity, got {describe(d)}")
+    return tuple_index("%sens-get", d, i)
+
+
+@rule("%sens-at")
+def _sens_at(ctx, args, kw):
+    like, i, v = args
+    if v is ZeroT or like is ZeroT:
+        return ZeroT
+    if type(like) is not TupleT:
+        raise SxTypeError(f"%sens-at expects a tuple, got {describe(like)}")
+    return sens_type(like)
+
+
+def _field_index(who, rt, name):
+    v = value_of(name)
+    if v is UNKNOWN or getattr(v, "name", None) not in rt.index:
+        raise SxTypeError(f"{who} expects a field of {rt.name}, got {describe(name)}")
+    return rt.index[v.name]
+
+
+@rule("%field-sens")
+def _field_sens(ctx, args, kw):
+    r, name, v = args
+    if v is ZeroT or r is ZeroT:
+        return ZeroT
+    if type(r) is not RecordT:
+        raise SxTypeError(f"%field-sens expects a record, got {describe(r)}")
+    items = [ZeroT] * len(r.items)
+    items[_field_index("%field-sens", r.rtype, name)] = v
+    return RecordT(r.rtype, items)
+
+
+@rule("%sens-field")
+def _sens_field(ctx, args, kw):
+    d, name = args
+    if d is ZeroT:
+        return ZeroT
+    if type(d) is not RecordT:
+        raise SxTypeError(f"%sens-field expects a record sensitivity, got {describe(d)}")
+    return d.items[_field_index("%sens-field", d.rtype, name)]
+
+
+@rule("%check-like")
+def _check_like(ctx, args, kw):
+    return args[1]
+
+
+@rule("%check-tuple")
+def _check_tuple(ctx, args, kw):
+    v, n = args[:2]
+    if type(v) is not TupleT or value_of(n) != len(v.items):
+        raise SxGradError(f"{value_of(args[2])} must be a tuple of {value_of(n)} (one per "
+                          f"argument), got {describe(v)}")
+    return v
+
+
+@rule("%grad-seed")
+def _grad_seed(ctx, args, kw):
+    y = args[0]
+    if type(y) is Scalar and y.kind in ("f64", "f32"):
+        return Scalar(y.kind)
+    if type(y) is Scalar and y.kind in ("i64", "bool"):
+        return ZeroT
+    if type(y) is ArrayT and y.rank == 0:
+        return y if y.dtype in ("f64", "f32") else ZeroT
+    raise SxGradError(f"grad needs a function whose output is a scalar, got {describe(y)}")
+
+
+@rule("%param-index")
+def _param_index(ctx, args, kw):
+    f, k = args
+    if type(f) is FnT and type(k) is Scalar and k.known():
+        names = [user_name(p.name) for p in f.code.fn.items[1].items]
+        if k.value.name in names:
+            return Scalar("i64", 1 + names.index(k.value.name))
+    raise SxTypeError(f"{describe(f)} has no parameter named {describe(k)}")
+
+
+@rule("unbroadcast")
+def _unbroadcast(ctx, args, kw):
+    d, x = args
+    if d is ZeroT:
+        return ZeroT
+    if type(x) is TupleT:
+        return TupleT(_unbroadcast(ctx, [di, xi], kw) for di, xi in zip(d.items, x.items))
+    return sens_type(x)
+
+
+@rule("unreduce")
+def _unreduce(ctx, args, kw):
+    d, x = args[0], args[1]
+    if d is ZeroT:
+        return ZeroT
+    return sens_type(x) if type(x) is ArrayT else d
+
+
+@rule("split-like")
+def _split_like(ctx, args, kw):
+    d, xs = args[0], args[1]
+    if d is ZeroT or xs is ZeroT:
+        return ZeroT
+    return TupleT(sens_type(x) for x in xs.items)
+
+
+@rule("join-like")
+def _join_like(ctx, args, kw):
+    ds, xs = args[0], args[1]
+    if ds is ZeroT or xs is ZeroT:
+        return ZeroT
+    if all(type(x) is TupleT for x in xs.items):
+        return TupleT(i for x in xs.items for i in sens_type(x).items)
+    return _concat(ctx, [sens_type(x) for x in xs.items], {"axis": args[2]})
+
+
+@rule("sens-index")
+def _sens_index(ctx, args, kw):
+    like, idx, v = args
+    return ZeroT if v is ZeroT or like is ZeroT else sens_type(like)
+
+
+@rule("sens-cut")
+def _sens_cut(ctx, args, kw):
+    like, start, end, v = args
+    if v is ZeroT or like is ZeroT:
+        return ZeroT
+    if type(like) is TupleT:
+        b = [value_of(start), value_of(end)]
+        items = [ZeroT] * len(like.items)
+        items[b[0]:b[1]] = v.items
+        return TupleT(items)
+    return sens_type(like)
+
+
+@rule("%buf-new")
+def _buf_new(ctx, args, kw):
+    return BufferT(BOTTOM)   # an empty buffer holds nothing yet
+
+
+@rule("%buf-push")
+def _buf_push(ctx, args, kw):
+    b, x = args
+    if type(b) is not BufferT:
+        raise SxTypeError(f"%buf-push expects a buffer, got {describe(b)}")
+    return BufferT(join(b.elem, widen(x)))
+
+
+@rule("%buf-pop")
+def _buf_pop(ctx, args, kw):
+    b = args[0]
+    if type(b) is not BufferT:
+        raise SxTypeError(f"%buf-pop expects a buffer, got {describe(b)}")
+    return TupleT((b, b.elem))
+
+
+@rule("%buf-len")
+def _buf_len(ctx, args, kw):
+    if type(args[0]) is not BufferT:
+        raise SxTypeError(f"%buf-len expects a buffer, got {describe(args[0])}")
+    return Scalar("i64")
+
+
+def _holds_function(t):
+    if type(t) in (FnT, PrimT, CtorT, UnionT):
+        return True
+    if type(t) in (TupleT, RecordT):
+        return any(map(_holds_function, t.items))
+    return False
+
+
+@rule("%check-data")
+def _check_data(ctx, args, kw):
+    y, _, what = args
+    if _holds_function(y):
+        raise SxGradError(f"{value_of(what)} needs a function whose output is numbers, "
+                          f"arrays, tuples or records, got {describe(y)}")
+    return y
