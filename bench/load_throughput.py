@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 import myia_sx  # noqa: E402
 from myia_sx import pipeline  # noqa: E402
-from myia_sx.forms import Form, Symbol, Vec, head_name, map_tree  # noqa: E402
+from myia_sx.forms import Form, Symbol, head_name, map_tree  # noqa: E402
 from myia_sx.printer import dumps  # noqa: E402
 from myia_sx.reader import read  # noqa: E402
 

@@ -22,7 +22,7 @@ import numpy as np
 from . import ad, interp, library, pipeline
 from .errors import (SxError, SxInternalError, SxSyntaxError, SxTypeError, entry_point,
                      hide_internal_frames, python_site)
-from .forms import Seq
+from .forms import Form, Seq, Symbol, Vec
 from .prims import Prim
 from .printer import dumps as _dumps
 from .printer import pretty
@@ -214,6 +214,23 @@ class Session:
         shown = [f.items[2] if _is_expression((f,)) else f for f in out]
         return "\n".join(pretty(f) for f in shown)
 
+    def infer(self, text: str, filename: str = "<repl>"):
+        """Infer the one expression in ``text`` without running it: the
+        :class:`myia_sx.pipeline.Specialized` of a function of no arguments
+        returning it (the REPL's ``:type``)."""
+        forms = _read(text, filename)
+        if len(forms) != 1:
+            raise SxSyntaxError(f"expected one expression, got {len(forms)} forms",
+                                next((f.span for f in forms if hasattr(f, "span")), None))
+        span = getattr(forms[0], "span", None)
+        env = self.env.copy()
+        if not _is_expression(compile_forms(forms, env.copy(), expressions=True)):
+            raise SxSyntaxError("expected an expression, not a definition", span)
+        thunk = Form((Symbol("fn", span), Vec((), span), forms[0]), span)
+        final = compile_forms((thunk,), env, expressions=True)
+        _guard("interpreter", library.load_module, env, final)
+        return pipeline.specialize(env.globals["_"], (), env=env)
+
     def load_file(self, path) -> list:
         """Run the file at ``path`` in this session (as :meth:`run`)."""
         try:
@@ -225,8 +242,6 @@ class Session:
 
 
 def _is_expression(final):
-    from .forms import Symbol
-
     return (len(final) == 1 and interp.core_head(final[0]) == "def"
             and final[0].items[1] == Symbol("_"))
 

@@ -521,7 +521,11 @@ def definition_span(code):
     span of its ``fn``, or of the macro call (``defn`` ...) that wrote it,
     without the "in expansion of" chain (the error is about the function,
     not the macro)."""
-    s = code.span
+    return written_span(code.span)
+
+
+def written_span(s):
+    """Span ``s`` without its "in expansion of" chain."""
     if s is None or s.expansion is None:
         return s
     return Span(s.source, s.line, s.col, s.end_line, s.end_col)

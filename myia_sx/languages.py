@@ -450,6 +450,7 @@ class Lmono(_Anf):
     """
 
     name = "Lmono"
+    folded = True
 
     def module(self, module):
         self.top_names = {self.parts(core.top_level_name, f).name for f in self.top_forms(module)
@@ -474,7 +475,7 @@ class Lmono(_Anf):
             self.fail(f"a value must be typed (%the T e), got {show(x)}", where)
         t, e = self.parts(core.the_parts, x)
         try:
-            return types.read(t, lambda kind, name: name), e
+            return types.read(t), e
         except types.TypeSyntaxError as err:
             self.fail(str(err), x)
 
@@ -497,7 +498,7 @@ class Lmono(_Anf):
         f = self.call_parts(x)[0]
         if type(f) is not Symbol or f.name in self.scope or f.name == "%the":
             self.fail("a call's function is a primitive, a record constructor or a version", x)
-        if f.name in CODE_MAKERS or f.name in TYPE_QUESTIONS:
+        if f.name in CODE_MAKERS or (self.folded and f.name in TYPE_QUESTIONS):
             self.fail(f"{f.name} is left", x)
         super().call(x)
 
@@ -507,6 +508,14 @@ class Lmono(_Anf):
         if not (n in self.scope or n in self.top_names or n in self.ctx.global_names
                 or n in PRIMS):
             self.fail(f"unbound name {n}", where)
+
+
+class Ltyped(Lmono):
+    """Lmono before constants are folded (specialize with ``fold`` off: what
+    ``show --after infer_types`` prints): type questions may still be asked."""
+
+    name = "Ltyped"
+    folded = False
 
 
 def check_lcore(module, ctx):
@@ -530,5 +539,10 @@ def check_lmono(module, ctx):
     Lmono(ctx).module(module)
 
 
+def check_ltyped(module, ctx):
+    """Raise :class:`LanguageError` unless ``module`` is Ltyped."""
+    Ltyped(ctx).module(module)
+
+
 LANGUAGES = {"Lcore": check_lcore, "Lresolved": check_lresolved, "Lanf": check_lanf,
-             "Lmono": check_lmono}
+             "Ltyped": check_ltyped, "Lmono": check_lmono}

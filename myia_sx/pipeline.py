@@ -164,12 +164,14 @@ def compile_module(module, ctx, upto=None):
 class Specialized:
     """A function specialized to argument types: the typed program
     (``program``, Lmono, or Ltyped with ``fold`` off), the name of its entry
-    version, the inference it was written from and the entry's context."""
+    version, the inference it was written from, the entry's context and the
+    function (a closure: what it captured is the entry's first argument)."""
 
     program: tuple
     entry: str
     inference: object
     context: object
+    function: object
     _loaded: object = None
 
     @property
@@ -192,7 +194,8 @@ class Specialized:
             copy = env.copy()
             interp.load(copy, self.program)
             self._loaded = copy.globals[self.entry]
-        return interp.run(self._loaded, [flat_closures(a) for a in args])
+        env_arg = [flat_closures(self.function)] if self.context.captured else []
+        return interp.run(self._loaded, env_arg + [flat_closures(a) for a in args])
 
 
 # Specializations made so far: (function, argument types, fold) -> Specialized.
@@ -232,14 +235,15 @@ def specialize(fn, args=(), arg_types=None, verify=None, fold=True, env=None):
         try:
             program, entry = specialize_pass.run(inf, ctx, fold)
             if verify and env is not None:
-                languages.check_lmono(program, Context(env))
+                check = languages.check_lmono if fold else languages.check_ltyped
+                check(program, Context(env))
         except SxError:
             raise
         except languages.LanguageError as e:
             raise SxInternalError("pass specialize", e, str(e)) from e
         except Exception as e:
             raise SxInternalError("pass specialize", e) from e
-    out = Specialized(program, entry, inf, ctx)
+    out = Specialized(program, entry, inf, ctx, fn)
     SPECIALIZED[key] = (fn, out)
     if len(SPECIALIZED) > MAX_SPECIALIZED:
         SPECIALIZED.popitem(last=False)

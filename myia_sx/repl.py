@@ -25,13 +25,17 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import types
 from .api import Session
 from .core import SPECIAL_FORMS
 from .errors import SxError, SxInternalError, SxSyntaxError
+from .forms import Symbol, user_name
+from .passes import infer_types
 from .pipeline import PASS_NAMES
 from .prims import PRIMS
+from .printer import dumps
 from .reader import read
-from .values import show_value, type_name
+from .values import show_value
 
 PROMPT = "sx> "
 CONTINUATION = "... "
@@ -50,8 +54,8 @@ Type an expression to evaluate it, or a definition to add it to the session.
 A failed input changes nothing: earlier definitions stay as they were.
 
 Commands:
-  :type EXPR       evaluate EXPR and show the type of its value (the runtime
-                   type, until static type inference lands)
+  :type EXPR       the inferred type of EXPR, and of the functions it calls
+                   (EXPR is not run; docs/types.md)
   :ir PASS EXPR    show EXPR (or definitions) after PASS, one of:
                    {', '.join(IR_PASSES)}
   :load FILE       run FILE's definitions and expressions in this session
@@ -184,17 +188,21 @@ class Repl:
                          f"(write '{name} for the keyword)")
 
     def _type(self, arg) -> str:
-        if len(read(arg, "<repl>")) != 1:
+        forms = read(arg, "<repl>")
+        if len(forms) != 1:
             raise ValueError("usage: :type EXPR (one expression)")
-        env = self.session.env
-        saved = env.snapshot()
-        try:
-            [(kind, _)] = self.session.run(arg, "<repl>")
-            if kind != "value":
-                raise ValueError(":type takes an expression, not a definition")
-            return "runtime type: " + type_name(env.globals["_"])
-        finally:
-            env.restore(saved)
+        sp = self.session.infer(arg, "<repl>")
+        lines = [type_text(sp.result)]
+        # the functions the expression calls, with their argument and result types
+        seen = set()
+        for callees in sp.context.calls.values():
+            for ctx in callees:
+                line = f"  {infer_types.code_label(ctx.code)} : " + type_text(
+                    types.ArrowT(ctx.args, ctx.result))
+                if line not in seen:
+                    seen.add(line)
+                    lines.append(line)
+        return "\n".join(lines)
 
     def _ir(self, arg) -> str:
         parts = arg.split(None, 1)
@@ -206,6 +214,19 @@ class Repl:
         if len(parts) < 2:
             raise ValueError(f"usage: :ir PASS EXPR; passes: {passes}")
         return self.session.ir(parts[0], parts[1])
+
+
+def type_text(t) -> str:
+    """A type for :type: values forgotten; a function as ``(fn f [x y])``
+    (its type is that of a call: ``:type (f 1.0 2.0)`` shows it)."""
+    if type(t) is types.ArrowT:
+        return types.show(types.ArrowT(map(types.widen, t.params), types.widen(t.result)))
+    if type(t) is types.FnT:
+        params = " ".join(user_name(p.name) if type(p) is Symbol else dumps(p)
+                          for p in t.code.fn.items[1].items)
+        return (f"(fn {t.code.name.split('%')[0] or 'fn'} [{params}])  ; a function: "
+                f"apply it to see its type")
+    return types.show(types.widen(t))
 
 
 def emit(output: Output, stdout, stderr):

@@ -30,9 +30,11 @@ as sx text that the reader reads back (``f64``, ``(array f64 [2 ?])``,
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 
-from .forms import Form, Symbol, Vec
+from .forms import Form, Keyword, Symbol, Vec
 from .values import ZERO, Buffer, Closure, Record, RecordType, closure_env
 
 
@@ -318,6 +320,18 @@ def forget(t):
 
 
 @_memo
+def forget_floats(t):
+    """``t`` without the values of its floats (which never decide a type)."""
+    if type(t) is Scalar:
+        return Scalar(t.kind) if t.kind in ("f64", "f32") and t.known() else t
+    if type(t) is TupleT:
+        return TupleT(map(forget_floats, t.items))
+    if type(t) is RecordT:
+        return RecordT(t.rtype, map(forget_floats, t.items))
+    return t
+
+
+@_memo
 def widen(t):
     """``t`` with every value forgotten, those closures captured included (the
     type of what a buffer holds: one type for the values of every iteration)."""
@@ -356,7 +370,10 @@ def join(a, b):
             [n for n, _ in a.captured] == [n for n, _ in b.captured]:
         return FnT(a.code, [(n, join(x, y)) for (n, x), (_, y) in zip(a.captured, b.captured)])
     if _is_function(a) and _is_function(b):
-        members = {m.key(): m for m in _members(a) + _members(b)}
+        members = {}   # closures of one code joined: a union's members differ in code
+        for m in _members(a) + _members(b):
+            same = id(m.code) if type(m) is FnT else m.key()
+            members[same] = join(members[same], m) if same in members else m
         return UnionT(members.values())
     raise JoinError(f"{show(a)} and {show(b)}")
 
@@ -472,7 +489,8 @@ def matches(v, t):
         want = kinds.get(t.kind)
         if want is not None and type(v) is not want:
             return False
-        return not t.known() or v == t.value or t.kind in ("sym", "kw", "form")
+        return not t.known() or v == t.value or t.kind in ("sym", "kw", "form") or \
+            (v != v and t.value != t.value)   # a NaN constant: NaN
     if t is ZeroT:
         return v is ZERO
     if tt is TupleT:
@@ -506,12 +524,20 @@ def matches(v, t):
 def show(t, depth=-1):
     """``t`` as sx text (the reader reads it back); with ``depth`` >= 0,
     parts nested deeper are written ``...`` (for messages)."""
+    if depth < 0:
+        return _shown(t)
     if depth == 0:
         return "..."
-    d = depth - 1
+    return _text(t, lambda x: show(x, depth - 1))
 
-    def sub(x):
-        return show(x, d)
+
+@_memo
+def _shown(t):
+    return _text(t, _shown)
+
+
+def _text(t, sub):
+    """``t`` as text, its parts written by ``sub``."""
     tt = type(t)
     if tt is Scalar:
         if t.kind == "none":
@@ -549,6 +575,44 @@ def show(t, depth=-1):
     return "?"
 
 
+@_memo
+def form(t):
+    """``t`` as the form :func:`show`'s text reads as (parts shared)."""
+    tt = type(t)
+    if tt is Scalar:
+        if t.kind == "none":
+            return None
+        if t.known() and t.kind in ("i64", "f64", "bool"):
+            return Form((Symbol("const"), Symbol(t.kind), t.value))
+        return Symbol(t.kind)
+    if t is ZeroT:
+        return Symbol("%zero")
+    if t is BOTTOM:
+        return Form((Symbol("bottom"),))
+    if tt is TupleT:
+        return Vec(tuple(map(form, t.items)))
+    if tt is RecordT:
+        parts = [Symbol("record"), Symbol(t.rtype.name)]
+        for f, i in zip(t.rtype.fields, t.items):
+            parts += [Keyword(f), form(i)]
+        return Form(tuple(parts))
+    if tt is ArrayT:
+        dims = tuple(Symbol("?") if n is None else n for n in t.shape)
+        return Form((Symbol("array"), Symbol(t.dtype), Vec(dims)))
+    if tt is FnT:
+        return Form((Symbol("fn"), Symbol(t.code.name), Vec(tuple(form(x) for _, x in t.captured))))
+    if tt is PrimT:
+        return Form((Symbol("primitive"), Symbol(t.prim.name)))
+    if tt is CtorT:
+        return Form((Symbol("constructor"), Symbol(t.rtype.name)))
+    if tt is BufferT:
+        return Form((Symbol("buffer"), form(t.elem)))
+    if tt is ArrowT:
+        return Form((Symbol("->"), Vec(tuple(map(form, t.params))), form(t.result)))
+    head = "union" if tt is UnionT else "tagged"
+    return Form((Symbol(head),) + tuple(map(form, t.members)))
+
+
 def describe(t, width=160):
     """``t`` for a message: :func:`show` without the values (``f64``, not
     ``(const f64 1.0)``), cut to about ``width`` characters."""
@@ -577,12 +641,15 @@ class TypeSyntaxError(Exception):
     """Text that is not a type (the caller says where)."""
 
 
-def read(form, lookup):
+def read(form, lookup=None):
     """The type that :func:`show` wrote as ``form`` (read by the reader);
     ``lookup("record", name)`` gives a record type by name, ``lookup("primitive",
-    name)`` a primitive.  A closure type reads back
-    with its code unknown (``(fn name [captured ...])``: what a value check
-    needs)."""
+    name)`` a primitive.  Without ``lookup`` (checking a program's shape), a
+    record type is a stand-in with the fields the form names, a primitive its
+    name.  A closure type reads back with its code unknown (``(fn name
+    [captured ...])``: what a value check needs)."""
+    if lookup is None:
+        return read(form, lambda kind, name: name)
     from_name = {"i64": Scalar("i64"), "f64": Scalar("f64"), "f32": Scalar("f32"),
                  "bool": Scalar("bool"), "str": Scalar("str"), "kw": Scalar("kw"),
                  "sym": Scalar("sym"), "form": Scalar("form"), "%zero": ZeroT}
@@ -603,11 +670,16 @@ def read(form, lookup):
     if h == "array" and len(args) == 2 and type(args[1]) is Vec:
         return ArrayT(args[0].name, (None if type(d) is Symbol else d for d in args[1].items))
     if h == "record" and args and len(args) % 2:
-        return RecordT(lookup("record", args[0].name), (read(i, lookup) for i in args[2::2]))
+        rt = lookup("record", args[0].name)
+        if type(rt) is str:
+            rt = RecordType(rt, [k.name for k in args[1::2]])
+        return RecordT(rt, (read(i, lookup) for i in args[2::2]))
     if h == "constructor" and len(args) == 1:
-        return CtorT(lookup("record", args[0].name))
+        rt = lookup("record", args[0].name)
+        return CtorT(RecordType(rt, []) if type(rt) is str else rt)
     if h == "primitive" and len(args) == 1:
-        return PrimT(lookup("primitive", args[0].name))
+        p = lookup("primitive", args[0].name)
+        return PrimT(SimpleNamespace(name=p) if type(p) is str else p)
     if h == "fn" and len(args) == 2:
         return FnT(Code(None, None, args[0].name),
                    ((f"#{i}", read(x, lookup)) for i, x in enumerate(args[1].items)))

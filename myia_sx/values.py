@@ -321,7 +321,7 @@ def values_equal(a, b) -> bool:
         return form_eq(a, b)
     if (ta is bool) != (tb is bool):
         return False
-    return a == b
+    return bool(a == b)   # an f32 compared with a non-number gives numpy's bool
 
 
 def show_value(v) -> str:

@@ -2,7 +2,10 @@
 
 import pytest
 
+import myia_sx
 from conftest import ROOT
+from myia_sx import interp, languages, pipeline
+from myia_sx.reader import read
 
 
 def write(tmp_path, name, text):
@@ -217,3 +220,78 @@ def test_readme_points_only_inside_the_repository():
     for path in re.findall(r"`((?:docs|examples|myia_sx|macros|prelude|bench|tests)/[^`* ]*)`",
                            readme):
         assert (ROOT / path).exists(), f"README names {path}, which is not in the repository"
+
+
+# -- types: check, show --after infer_types|specialize ------------------------------------------
+
+TYPED = """\
+(defrecord Lin [w b])
+(defn apply-lin [p x] (+ (@ x (. p w)) (. p b)))
+(defn loss [p x] (sum (tanh (apply-lin p x))))
+(declare loss [(record Lin :w (array f64 [3 2]) :b (array f64 [2])) (array f64 [? 3])])
+(defn sq [x] (* x x))
+(defn main [a n] [(sq a) (sq n)])
+"""
+
+
+def test_check_prints_the_inferred_types(cli, tmp_path):
+    f = write(tmp_path, "t.sx", TYPED)
+    r = cli("check", f, "1.5", "2")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "main : (-> [f64 i64] [f64 i64])",
+        "  sq : (-> [f64] f64)",
+        "  sq : (-> [i64] i64)",
+        "loss : (-> [(record Lin :w (array f64 [3 2]) :b (array f64 [2])) (array f64 [? 3])] f64)",
+        "  apply-lin : (-> [(record Lin :w (array f64 [3 2]) :b (array f64 [2])) "
+        "(array f64 [? 3])] (array f64 [? 2]))"]
+
+
+def test_check_reports_a_type_error_with_the_call_path(cli, tmp_path):
+    f = write(tmp_path, "e.sx", "(defn f [x] (if (> x 0.0) x [x x]))\n(defn main [a] (f a))\n")
+    r = cli("check", f, "2.0")
+    assert r.returncode == 1 and r.stdout == ""
+    err = r.stderr.splitlines()
+    assert err[0] == f"{f}:1:13: the branches of this if have types that cannot be joined: " \
+        "f64 and [f64 f64]"
+    assert f"{f}:2:16: note: f called from main" in err
+    assert "Traceback" not in r.stderr
+
+
+def test_check_reports_a_shape_mismatch_in_a_declared_function(cli, tmp_path):
+    f = write(tmp_path, "s.sx", "(defn f [a b] (@ a b))\n"
+                                "(declare f [(array f64 [2 2]) (array f64 [3 4])])\n")
+    r = cli("check", f)
+    assert r.returncode == 1
+    assert r.stderr.startswith(f"{f}:1:15: shape mismatch in (@ a b): (2, 2) @ (3, 4)")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("(defn f [x] x)\n(declare f [f65])\n", "2:13: declare: unknown type f65"),
+    ("(defn f [x] x)\n(declare g [f64])\n", "2:10: declare: g is not a function of"),
+    ("(defn f [x] x)\n(declare f [(record Q :a f64)])\n", "2:13: declare: no record named Q"),
+    ("(defn f [x] x)\n", "has no main and no (declare f [types]): nothing to check"),
+    ("(defn main [a] a)\n", "1:1: main takes 1 argument, got 0"),
+])
+def test_check_reports_bad_declarations(cli, tmp_path, text, message):
+    f = write(tmp_path, "d.sx", text)
+    r = cli("check", f)
+    assert r.returncode == 1
+    assert message in r.stderr.splitlines()[0], r.stderr
+    assert "in expansion of" not in r.stderr
+
+
+@pytest.mark.parametrize("after", ["infer_types", "specialize"])
+def test_show_the_typed_program_reads_back_and_runs(cli, tmp_path, after):
+    f = write(tmp_path, "t.sx", TYPED)
+    r = cli("show", f, "1.5", "2", "--after", after)
+    assert r.returncode == 0, r.stderr
+    forms = read(r.stdout, "shown.sx")
+    assert [x.items[1].name for x in forms] == ["main@f64,i64", "sq@f64", "sq@i64"]
+    assert "(%the (-> [f64 i64] [f64 i64])" in r.stdout
+    # the printed program is in its language and runs where the file was loaded
+    env = myia_sx.load_string(TYPED)._env.copy()
+    checker = languages.check_ltyped if after == "infer_types" else languages.check_lmono
+    checker(forms, pipeline.Context(env, verify=False))
+    interp.load(env, forms)
+    assert interp.run(env.globals["main@f64,i64"], [1.5, 2]) == (2.25, 4)

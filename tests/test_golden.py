@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 
 from myia_sx import interp, library, load_string, pipeline
+from myia_sx.forms import Form, Symbol, Vec
+from myia_sx.passes import specialize
 from myia_sx.printer import pretty
 from myia_sx.reader import read, read_file
 
@@ -64,3 +66,39 @@ def test_every_stage_prints_as_golden_and_runs(path):
         got = interp.run(env.globals["main"], ())
         assert same(got, want), f"{path.stem} after {name}: {got!r} != {want!r}"
     assert seen == list(STAGES)
+
+
+@pytest.mark.parametrize("path", PROGRAM_FILES, ids=lambda p: p.stem)
+def test_typed_stages_print_as_golden_and_run(path):
+    """main specialized (infer_types, specialize): the program prints as
+    golden, reads back, passes its language's checker, and runs to the
+    expected value with every value checked against its type."""
+    want = expected_value(path)
+    env = library.new_env()
+    library.load_module(env, pipeline.compile_module(read_file(path), library.context(env)))
+    for name, fold in (("infer_types", False), ("specialize", True)):
+        sp = pipeline.specialize(env.globals["main"], (), fold=fold, env=env, verify=True)
+        text = "\n".join(pretty(f) for f in sp.program) + "\n"
+        golden = GOLDEN / path.stem / f"{name}.sx"
+        if UPDATE_GOLDEN:
+            golden.write_text(text)
+        assert golden.exists(), f"missing golden file {golden}"
+        assert text == golden.read_text(), f"{path.stem} after {name} differs from golden"
+        program = read(text)
+        assert program == sp.program
+        run_env = env.copy()
+        interp.load(run_env, program)
+        got = interp.run(run_env.globals[sp.entry], ())
+        assert same(got, want), f"{path.stem} after {name}: {got!r} != {want!r}"
+        # no code is transformed at run time: no J, no maker, anywhere
+        symbols = {x.name for x in walk(program) if type(x) is Symbol}
+        assert not symbols & specialize.CODE_MAKERS, path.stem
+
+
+def walk(forms):
+    stack = list(forms)
+    while stack:
+        x = stack.pop()
+        yield x
+        if type(x) in (Form, Vec):
+            stack.extend(x.items)

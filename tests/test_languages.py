@@ -16,8 +16,8 @@ import pytest
 from myia_sx import cli, library, load_string, pipeline
 from myia_sx.errors import SxInternalError, SxSyntaxError
 from myia_sx.forms import Form, Symbol, Vec
-from myia_sx.languages import (LANGUAGES, LanguageError, check_lanf, check_lcore,
-                               check_lresolved, show)
+from myia_sx.languages import (LANGUAGES, LanguageError, check_lanf, check_lcore, check_lmono,
+                               check_lresolved, check_ltyped, show)
 from myia_sx.reader import read, read_file
 
 from conftest import PROGRAMS, ROOT
@@ -325,3 +325,46 @@ def test_show_verify_reports_a_broken_pass_with_status_2(tmp_path, monkeypatch, 
     err = capsys.readouterr().err
     assert err.startswith("internal compiler error in pass normalize_anf: output is not Lanf: "
                           "a call argument must be an atom, got (* x x) in (+ 1 (* x x))\n")
+
+
+# -- Lmono and Ltyped: the typed program ---------------------------------------------------------
+
+GOOD_MONO = """\
+(def sq@f64 (%the (-> [f64] f64) (fn [x] (let [y (%the f64 (* x x))] y))))
+(def main@f64 (%the (-> [f64] [f64 f64])
+  (fn [a] (let [t (%the f64 (sq@f64 a)) u (%the bool (> t 1.0))]
+            (if u [t a] (let [[p q] (%the [f64 f64] [a t])] [q p]))))))
+"""
+
+
+def test_lmono_accepts_a_typed_program(ctx):
+    check_lmono(read(GOOD_MONO), ctx)
+    check_ltyped(read(GOOD_MONO), ctx)
+
+
+@pytest.mark.parametrize("module, message", [
+    ("(def f (fn [x] x))", "a value must be typed (%the T e), got (fn [x] x)"),
+    ("(def f (%the f64 (fn [x] x)))", "a version is (%the (-> [T ...] T) (fn [p ...] body))"),
+    ("(defrecord P [a])", "a top-level form is a definition of a version"),
+    ("(def f (%the (-> [f64] f64) (fn [x] (let [y (* x x)] y))))",
+     "a value must be typed (%the T e), got (* x x)"),
+    ("(def f (%the (-> [f64] f64) (fn [x] (let [y (%the f65 (* x x))] y))))", "unknown type f65"),
+    ("(def f (%the (-> [f64] f64) (fn [x] (let [g (%the [] (fn [y] y))] x))))", "no fn in Lmono"),
+    ("(def f (%the (-> [f64] f64) (fn [x] (letrec [g (fn [y] y)] x))))", "no letrec in Lmono"),
+    ("(def f (%the (-> [[]] f64) (fn [g] (let [y (%the f64 (g 1.0))] y))))",
+     "a call's function is a primitive, a record constructor or a version"),
+    ("(def f (%the (-> [f64] f64) (fn [x] (let [y (%the f64 (%J x))] y))))", "%J is left"),
+    ("(def f (%the (-> [f64] bool) (fn [x] (let [y (%the bool (none? x))] y))))",
+     "none? is left"),
+    ("(def f (%the (-> [f64] f64) (fn [x] (let [y (%the f64 (h x))] y))))", "unbound name h"),
+])
+def test_lmono_rejects(ctx, module, message):
+    rejects(check_lmono, module, ctx, message)
+
+
+def test_ltyped_may_still_ask_type_questions(ctx):
+    # before constants are folded (show --after infer_types) a type question stays
+    module = "(def f (%the (-> [f64] bool) (fn [x] (let [y (%the bool (none? x))] y))))"
+    check_ltyped(read(module), ctx)
+    rejects(check_ltyped, "(def f (%the (-> [f64] f64) (fn [x] (let [y (%the f64 (%J x))] y))))",
+            ctx, "%J is left")

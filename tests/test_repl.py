@@ -170,23 +170,38 @@ def test_blank_input_prints_nothing(r):
 
 # -- commands -----------------------------------------------------------------
 
-def test_type_shows_runtime_type_without_side_effects(r):
+def test_type_shows_the_inferred_type_without_running(r):
     r.handle("(defn f [x] (* x 2))")
     r.handle("7")
-    assert r.handle(":type (f 2)").out == "runtime type: i64"
-    assert r.handle(":type (f 2.0)").out == "runtime type: f64"
-    assert r.handle(":type [1 (f32 2)]").out == "runtime type: tuple of 2"
-    assert r.handle(":type (ones [2 3])").out == "runtime type: array f64[2, 3]"
-    assert r.handle(":type f").out == "runtime type: function"
+    assert r.handle(":type (f 2)").out == "i64\n  f : (-> [i64] i64)"
+    assert r.handle(":type (f 2.0)").out == "f64\n  f : (-> [f64] f64)"
+    assert r.handle(":type [1 (f32 2)]").out == "[i64 f32]"
+    assert r.handle(":type (ones [2 3])").out == "(array f64 [2 3])"
+    assert r.handle(":type f").out == "(fn f [x])  ; a function: apply it to see its type"
+    assert r.handle(":type (fn [[a b] c] a)").out.startswith("(fn fn [[a b] c])")
+    r.handle("(defrecord P [a b])")
+    assert r.handle(":type (P 1.0 (ones [2]))").out == "(record P :a f64 :b (array f64 [2]))"
+    # a gradient has the type of its argument; nothing runs (no division by zero)
+    r.handle("(defn g [x] (/ (sin x) 0.0))")
+    assert r.handle(":type ((grad g) 1.0)").out.splitlines()[0] == "f64"
+    assert r.handle(":type (// 1 0)").out == "i64"
     assert r.handle("_").out == "7"
 
 
 def test_type_rejects_definitions_and_reports_errors(r):
-    assert r.handle(":type (def z 1)").err == "error: :type takes an expression, not a definition"
+    assert r.handle(":type (def z 1)").err.startswith(
+        "<repl>:1:1: expected an expression, not a definition")
+    assert r.handle(":type (defn g [x] x)").err.startswith(
+        "<repl>:1:1: expected an expression, not a definition")
     assert "unbound name z" in r.handle("z").err
+    assert "unbound name g" in r.handle("g").err
     assert r.handle(":type").err == "error: usage: :type EXPR (one expression)"
     assert r.handle(":type 1 2").err == "error: usage: :type EXPR (one expression)"
     assert r.handle(":type (nope)").err.startswith("<repl>:1:2: unbound name nope")
+    r.handle('(defn h [x] (if (> x 0.0) 1 "a"))')
+    err = r.handle(":type (h 1.5)").err
+    assert err.startswith("<repl>:1:13: the branches of this if have types that cannot be joined")
+    assert "h called from" in err
 
 
 def test_ir_after_each_pass(r):
@@ -422,8 +437,9 @@ def test_piped_session():
     r = run_cli("repl", input=script, timeout=30)
     assert r.returncode == 0
     out = r.stdout.splitlines()
-    assert out[:8] == ["defined sq", "49", "defined inv", "81", "defined poly", "10",
-                       "runtime type: f64", "(let [t%1 (sq 2)] (sq t%1))"]
+    assert out[:9] == ["defined sq", "49", "defined inv", "81", "defined poly", "10",
+                       "f64", "  sq : (-> [f64] f64)",
+                       "(let [t%1 (sq 2)] (sq t%1))"]
     assert ":load FILE" in r.stdout
     err = r.stderr.splitlines()
     assert err[0].startswith("<repl>:1:2: unbound name zzqx")

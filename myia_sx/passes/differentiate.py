@@ -619,7 +619,8 @@ class _Transform:
                 for a, d in zip(jargs, ds[1:]):
                     B.add(a, d)
                 for k, v in jkw:
-                    B.add(v, ds[1 + params.index(k.name)])
+                    if k.name in params:   # else the forward call fails: no backward pass
+                        B.add(v, ds[1 + params.index(k.name)])
                 return
             # the callee's parameter order is known at run time only (a
             # constant once its type is known)

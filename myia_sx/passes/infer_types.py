@@ -32,15 +32,17 @@ shape mismatch.  Inference runs nothing: it stops and reports.
 from __future__ import annotations
 
 from collections import deque
+from functools import reduce
 
 from .. import core
 from ..errors import SxError, SxGradError, SxShapeError, SxTypeError
-from ..forms import Form, Symbol, Vec, head_name
-from ..interp import locate
+from ..forms import Form, Symbol, Vec, head_name, span_text
+from ..interp import locate, written_span
 from ..prims import PRIMS, Prim, PrimConst, PrimShapeError
 from ..prims.type_rules import typed
 from ..types import (BOTTOM, ArrayT, BufferT, Code, CtorT, FnT, JoinError, PrimT, RecordT,
-                     Scalar, TupleT, UnionT, ZeroT, depth, describe, forget, join, of_value)
+                     Scalar, TupleT, UnionT, ZeroT, depth, describe, forget, forget_floats, join,
+                     of_value)
 
 MAX_DEPTH = 24          # deeper nesting of a loop's state: it grows without bound
 MAX_CONTEXTS = 2000     # contexts of one code
@@ -59,7 +61,7 @@ class Ctx:
         self.captured = captured
         self.args = args
         self.result = BOTTOM
-        self.readers = set()
+        self.readers = {}    # the contexts that read the result (an ordered set)
         self.types = {}      # the last evaluation's types: of binder names, of patterns
                              # (id), of the tail of each body (("tail", id)), of
                              # each member's call in a call of a union (("members", id))
@@ -127,7 +129,8 @@ class Inference:
         n = len(fn_type.code.fn.items[1].items)
         if len(args) != n:
             raise SxTypeError(f"{code_label(fn_type.code)} takes {n} argument"
-                              f"{'s' * (n != 1)}, got {len(args)}", fn_type.code.fn.span)
+                              f"{'s' * (n != 1)}, got {len(args)}",
+                              written_span(fn_type.code.fn.span))
         ctx = self.context(fn_type, tuple(args), None, None)
         self.run()
         self.check_returns(ctx)
@@ -152,10 +155,17 @@ class Inference:
             n = self.per_code.get(id(code), 0) + 1
             self.per_code[id(code)] = n
             grown = next((a for a in args if depth(a) > MAX_DEPTH), None)
-            if grown is not None or n > MAX_CONTEXTS:
+            if grown is not None:
                 err = SxTypeError(f"the arguments of {code_label(code)} grow without bound "
                                   f"(a tuple nested deeper at every call?): "
-                                  f"{_short(describe(grown or args[0]))}", site)
+                                  f"{_short(describe(grown))}", site)
+                raise self.located(err, caller)
+            if n > MAX_CONTEXTS:
+                err = SxTypeError(
+                    f"{code_label(code)} would need more than {MAX_CONTEXTS} versions: the types "
+                    "of its arguments or of what it captured change at every call (the "
+                    "gradient of a recursion that is not a loop, as deep as a value known "
+                    "only when it runs?)", site)
                 raise self.located(err, caller)
             ctx = Ctx(key, code, fn_type.captured, args, caller, site)
             self.contexts[key] = ctx
@@ -183,9 +193,9 @@ class Inference:
         try:
             return join(ctx.result, result)
         except JoinError as e:
-            raise self.located(SxTypeError(f"{code_label(ctx.code)} returns values of types "
-                                           f"that cannot be joined: {e}",
-                                           ctx.code.fn.span), ctx.caller, ctx.site) from None
+            err = SxTypeError(f"{code_label(ctx.code)} returns values of types that cannot be "
+                              f"joined: {e}", written_span(ctx.code.fn.span))
+            raise self.located(err, ctx.caller, ctx.site) from None
 
     def reachable(self, entry):
         """The contexts the final evaluation of ``entry`` reaches, in creation
@@ -206,7 +216,7 @@ class Inference:
         for ctx in reversed(self.reachable(entry)):
             if ctx.result is BOTTOM:
                 err = SxTypeError(f"{code_label(ctx.code)} can never return (a recursion "
-                                  "with no base case?)", ctx.code.fn.span)
+                                  "with no base case?)", written_span(ctx.code.fn.span))
                 raise self.located(err, ctx.caller, ctx.site)
 
     def located(self, err, ctx, site=None):
@@ -214,6 +224,10 @@ class Inference:
         context ``ctx`` (or in a call of it at ``site``)."""
         if site is not None and ctx is not None:
             err.add_note(f"in a call from {code_label(ctx.code)}", site)
+        c = ctx
+        while err.span is None and c is not None:   # in code a transform wrote: its origin
+            err.span = written_span(c.code.fn.span) or c.site
+            c = c.caller
         path = []
         while ctx is not None and ctx.caller is not None:
             note = (f"{code_label(ctx.code)} called from {code_label(ctx.caller.code)}",
@@ -230,12 +244,23 @@ class Inference:
     def call(self, caller, fn_type, args, site):
         """The result type of calling ``fn_type`` (a FnT) with ``args``."""
         ctx = self.context(fn_type, args, caller, site)
-        ctx.readers.add(caller)
+        ctx.readers[caller] = None
         return ctx, ctx.result
 
 
 def code_label(code):
-    return core.user_name(code.name.split("%J")[0]) or "fn"
+    """What messages call the function of ``code``: its user name, with
+    "(differentiated)" for a J-transform; an anonymous function is its
+    source text when that is short (``(grad f)``, ``(fn [x] (* x x))``)."""
+    name = core.user_name(code.name.split("%J")[0]) or "fn"
+    if name == "fn" and code.fn is not None:
+        text = span_text(code.fn.span)
+        if text is not None and len(text) <= 40:
+            name = text
+    times = code.name.count("%J")
+    if times:
+        name += " (differentiated)" if times == 1 else f" (differentiated {times} times)"
+    return name
 
 
 def _short(text, n=120):
@@ -408,11 +433,18 @@ class _Evaluator:
         if t is UnionT:
             outs = [self.apply(m, at, kw, x) for m in ft.members]
             self.ctx.types[("members", id(x))] = outs
-            out = BOTTOM
-            for r in outs:
-                out = join(out, r)
-            return out
+            try:
+                return reduce(join, outs, BOTTOM)
+            except JoinError:
+                raise self.error(self.union_results_error(outs), x) from None
         raise self.error(SxTypeError(f"cannot call a value of type {describe(ft)}"), x)
+
+    def union_results_error(self, outs):
+        """The functions a call may reach return values that cannot be
+        joined (their results so far: ``outs``)."""
+        known = " and ".join(describe(t, 60) for t in outs if t is not BOTTOM)
+        return SxTypeError("the functions this call may reach return values of types that "
+                           f"cannot be joined: {known}")
 
     def closure_call(self, ft, at, kw, x):
         params = ft.code.fn.items[1].items
@@ -437,8 +469,7 @@ class _Evaluator:
         if not self.decided:
             args = [forget(a) for a in args]
         else:
-            args = [forget(a) if type(a) is Scalar and a.kind in ("f64", "f32") else a
-                    for a in args]
+            args = [forget_floats(a) for a in args]
         callee, result = self.inf.call(self.ctx, ft, tuple(args), x.span)
         self.ctx.calls.setdefault(id(x), []).append(callee)
         return result

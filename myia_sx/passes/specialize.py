@@ -15,6 +15,10 @@ value typed.
     tuples of its functions' values.  Closures of one code have one layout
     whatever is known about their captured values, so values that meet in
     an ``if``, a loop or a buffer need no conversion.
+  - A union of functions (closures of different codes that meet in an
+    ``if``, a function's result or a buffer) is held as ``[tag value]``
+    (:class:`myia_sx.types.TaggedT`): a call of it dispatches on the tag,
+    and a value is tagged (coerced) where it meets the union.
   - ``%J``, ``%J-shallow`` and the makers (``%grad`` ...) become calls of
     the functions inference made of their code (the J-maker of a closure
     gets the J-values of the closure's tuple).
@@ -45,9 +49,9 @@ from ..errors import SxTypeError
 from ..forms import Form, Symbol, Vec, head_name, user_name
 from ..prims import PRIMS
 from ..prims.type_rules import typed
-from ..reader import read_one
 from ..types import (BOTTOM, ArrowT, BufferT, CtorT, FnT, PrimT, RecordT, Scalar, TupleT, UnionT,
                      ZeroT, flat, show, widen)
+from ..types import form as type_form
 
 # Primitives whose result the types of their arguments decide: after
 # specialization none is called (each is a constant).
@@ -98,7 +102,8 @@ def _sig(t):
 
 def run(inf, entry, fold=True):
     """The program of inference ``inf`` from context ``entry``, as
-    ``(forms, entry name)``."""
+    ``(forms, entry name)`` (an entry that captured values takes them first,
+    as a closure's version does)."""
     return _Writer(inf, entry, fold).program()
 
 
@@ -111,7 +116,6 @@ class _Writer:
         self.taken = set(entry.code.ns)
         self.queue = []        # contexts whose versions are to be written
         self.count = 0
-        self.type_forms = {}
 
     def fresh(self, base):
         """A name for a temporary (in the reserved ``%`` names: no clash with a
@@ -135,9 +139,6 @@ class _Writer:
         return name
 
     def program(self):
-        if self.entry.captured:
-            raise SxTypeError("the entry point of a program must capture nothing",
-                              self.entry.code.fn.span)
         name = self.version_name(self.entry)
         out = []
         done = 0
@@ -150,11 +151,7 @@ class _Writer:
 
     def the(self, t, e):
         """``(%the T e)``: ``e`` of (Lmono) type ``t``."""
-        text = show(t)
-        form = self.type_forms.get(text)
-        if form is None:
-            form = self.type_forms[text] = read_one(text)
-        return Form((S("%the"), form, e), getattr(e, "span", None))
+        return Form((S("%the"), type_form(t), e), getattr(e, "span", None))
 
     # -- versions
     def function(self, ctx):
@@ -263,11 +260,22 @@ class _Body:
             else:
                 value = self.c(body, want)
                 have = self.ctx.types.get(("tail", id(body)))
-                if not _needs_coercion(have, want):
+                if self.gives_want(body) or not _needs_coercion(have, want):
                     return value
                 if type(value) is Form or type(value) is Vec:
                     value = self.temp("v", flat(have), value)
                 return self.coerce(value, have, want)
+
+    def gives_want(self, x):
+        """Whether :meth:`c` gives ``x``'s value as one of the type it is asked
+        for itself: an ``if`` (each branch's tail is made one) and a call of a
+        union of functions (each member's result is)."""
+        if type(x) is not Form or not x.items:
+            return False
+        h = head_name(x)
+        if h == "if":
+            return True
+        return h not in ("fn", ".", "quote") and type(self.type_of(x.items[0])) is UnionT
 
     def bind(self, p, value):
         self.steps.append((p, value))
@@ -357,16 +365,16 @@ class _Body:
         if type(ft) is UnionT:
             return self.dispatch(x, ft, want)
         callees = self.ctx.calls.get(id(x))
-        return self.direct(x, ft, self.atom(f), callees[0] if callees else None, want)
+        return self.direct(x, ft, lambda: self.atom(f), callees[0] if callees else None, want)
 
     def direct(self, x, ft, fv, callee, want):
         """Call ``x`` of a function of type ``ft`` (not a union) whose value is
-        atom ``fv``, reaching context ``callee`` (None for a primitive or a
-        record constructor)."""
+        the atom ``fv()`` writes, reaching context ``callee`` (None for a
+        primitive or a record constructor)."""
         f, args, kwargs = core.call_parts(x)
         if callee is None:
             head = S(ft.prim.name) if type(ft) is PrimT else \
-                S(ft.rtype.name) if type(ft) is CtorT else fv
+                S(ft.rtype.name) if type(ft) is CtorT else fv()
             jargs = [self.atom(a) for a in args]
             if type(ft) is PrimT and ft.prim.name == "%buf-push" and type(want) is BufferT:
                 # what a buffer holds has the buffer's element type
@@ -380,7 +388,7 @@ class _Body:
         ordered = [self.atom(a) for a in args] + [None] * (len(params) - len(args))
         for k, v in kwargs:
             ordered[names.index(k.name)] = self.atom(v)
-        env = [fv] if callee.captured else []
+        env = [fv()] if callee.captured else []
         return Form([S(self.w.version_name(callee)), *env, *ordered], x.span)
 
     def dispatch(self, x, ft, want):
@@ -397,7 +405,7 @@ class _Body:
 
             def write(k=k, m=m, r=r, callee=callee):
                 mv = self.temp("member", flat(m), Form((S("get"), fv, 1)))
-                value = self.direct(x, m, mv, callee, r)
+                value = self.direct(x, m, lambda: mv, callee, r)
                 if not _needs_coercion(r, want):
                     return value
                 return self.coerce(self.temp("v", flat(r), value), r, want)
@@ -413,12 +421,17 @@ class _Body:
     def coerce(self, a, have, want):
         """An atom for atom ``a`` of type ``have`` as a value of type ``want``,
         a type joined from ``have``: a function becomes a member of a union
-        (tagged), a union a member of a larger one."""
+        (tagged), a union a member of a larger one; tuples, records and
+        closures (tuples of what they captured) itemwise."""
         if not _needs_coercion(have, want):
             return a
         th, tw = type(have), type(want)
         if tw is UnionT and th is UnionT:
             tags = [_member_index(want, m) for m in have.members]
+            for m, k in zip(have.members, tags):
+                if _needs_coercion(m, want.members[k]):
+                    raise SxTypeError(f"a member {_cut(show(m))} of a union held as "
+                                      f"{_cut(show(want.members[k]))}: not specialized yet")
             table = self.temp("tags", flat(TupleT(Scalar("i64") for _ in tags)), Vec(tags))
             old = self.temp("tag", Scalar("i64"), Form((S("get"), a, 0)))
             new = self.temp("tag", Scalar("i64"), Form((S("get"), table, old)))
@@ -426,6 +439,10 @@ class _Body:
             return self.temp("v", flat(want), Vec([new, v]))
         if tw is UnionT:
             return self.temp("v", flat(want), Vec([_member_index(want, have), a]))
+        if th is tw is FnT and have.code is want.code and len(have.captured) == len(want.captured):
+            items = [self.coerce(self.temp("item", flat(h), Form((S("get"), a, i))), h, w)
+                     for i, ((_, h), (_, w)) in enumerate(zip(have.captured, want.captured))]
+            return self.temp("v", flat(want), Vec(items))
         if th is tw and th in (TupleT, RecordT) and len(have.items) == len(want.items):
             if th is TupleT:
                 parts = [Form((S("get"), a, i)) for i in range(len(have.items))]
@@ -513,9 +530,22 @@ def _needs_coercion(have, want):
     ``want`` (a function and a union of functions are)."""
     if have is None or want is None or have is BOTTOM or have == want:
         return False
-    if type(have) is BufferT and have.elem is BOTTOM:
-        return False           # an empty buffer
-    return widen(flat(have)) != widen(flat(want))
+    return not _same_layout(widen(flat(have)), widen(flat(want)))
+
+
+def _same_layout(a, b):
+    """Whether values of (flat) types ``a`` and ``b`` are held alike: equal
+    types, but an empty buffer (``(buffer (bottom))``) is held as any buffer."""
+    if a == b or a is BOTTOM:
+        return True
+    ta = type(a)
+    if ta is not type(b):
+        return False
+    if ta is BufferT:
+        return a.elem is BOTTOM or _same_layout(a.elem, b.elem)
+    if ta is TupleT or ta is RecordT and a.rtype is b.rtype:
+        return len(a.items) == len(b.items) and all(map(_same_layout, a.items, b.items))
+    return False
 
 
 def _member_index(union, t):

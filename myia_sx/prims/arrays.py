@@ -95,8 +95,9 @@ def _array(data, dtype=None):
         elif type(v) not in (float, np.float32):
             raise SxTypeError(f"array elements must be numbers, got {type_name(v)}")
     default = np.float64 if any(type(v) is not int for v in leaves) else np.int64
+    target = _dtype_arg("array", dtype, default)
     try:
-        return np.array(data, dtype=_dtype_arg("array", dtype, default))
+        a = np.array(data, dtype=default)
     except ValueError:
         depth = 0
         while type(data) is tuple and data:
@@ -106,6 +107,8 @@ def _array(data, dtype=None):
             raise PrimShapeError(f"tuples nested {depth} deep: an array has at most "
                                  f"{_MAX_DIMS} dimensions") from None
         raise PrimShapeError("nested tuples of different lengths") from None
+    with np.errstate(all="ignore"):   # floats to :i64 as astype casts them (as full does)
+        return a.astype(target, copy=False)
 
 
 def _most_dimensions():

@@ -295,7 +295,7 @@ def _not(x):
     if type(x) is bool:
         return not x
     if type(x) is np.ndarray and x.dtype == np.bool_:
-        return np.logical_not(x)
+        return scalar(np.logical_not(x))   # rank 0: a bool, as the other elementwise ops
     raise SxTypeError(f"not expects a bool, got {type_name(x)}")
 
 

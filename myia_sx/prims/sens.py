@@ -123,11 +123,14 @@ def sens_add(a, b):
             return b
         if b.base == b.n:
             return a
-        return Buffer(list(map(sens_add, a.elements(), b.elements())), a.n)
+        base = min(a.base, b.base)   # zeros in both: they stay a zero prefix
+        return Buffer(list(map(sens_add, a.elements()[base:], b.elements()[base:])), a.n, base)
     try:
-        return a + b
+        out = a + b
     except (TypeError, ValueError):
         raise SxTypeError(f"cannot add sensitivities {type_name(a)} and {type_name(b)}") from None
+    # numpy gives a scalar for rank-0 arrays: an array's sensitivity stays an array
+    return np.asarray(out) if ta is np.ndarray or type(b) is np.ndarray else out
 
 
 prim("%sens+", 2)(sens_add)
@@ -172,6 +175,10 @@ def sens_fill(d, like):
         return tuple(map(sens_fill, d, like))
     if isinstance(d, Record) and type(like) is t:
         return t._sx_type.make(tuple(map(sens_fill, d._values, like._values)))
+    if t is tuple and type(like) is Closure:
+        env = closure_env(like)   # a closure's sensitivity: its captured values'
+        if len(env) == len(d):
+            return tuple(map(sens_fill, d, env))
     # a buffer's sensitivity is %zero or made by pushing filled elements
     return d
 

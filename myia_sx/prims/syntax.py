@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
+
 from ..errors import SxRuntimeError, SxSyntaxError, SxTypeError
 from ..forms import Form, Keyword, Symbol, Vec
 from ..printer import dump_atom
-from ..values import type_name
+from ..values import _f32_text, type_name
 from .table import CALL_SITE_MARKS, MacroSyntaxError, prim
 
 @prim("list", 0, None, differentiable=False)
@@ -71,6 +73,8 @@ def _str(*xs):
             out.append(x.name)
         elif t in (int, float, bool) or x is None:
             out.append(dump_atom(x))
+        elif t is np.float32:
+            out.append(_f32_text(x, dump_atom))   # as the REPL writes an f32
         else:
             raise SxTypeError(f"str expects strings, symbols, keywords or numbers, "
                               f"got {type_name(x)}")

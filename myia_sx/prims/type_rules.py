@@ -20,8 +20,8 @@ from __future__ import annotations
 from .. import dtypes
 from ..errors import SxError, SxGradError, SxTypeError
 from ..forms import Form, Keyword, Symbol, Vec, user_name
-from ..types import (BOTTOM, UNKNOWN, ArrayT, BufferT, CtorT, FnT, NoneT, PrimT, RecordT, Scalar,
-                     TupleT, UnionT, ZeroT, describe, flat, join, widen)
+from ..types import (BOTTOM, UNKNOWN, ArrayT, BufferT, CtorT, FnT, JoinError, NoneT, PrimT,
+                     RecordT, Scalar, TupleT, UnionT, ZeroT, describe, flat, join, widen)
 from .table import PRIMS, PrimShapeError
 
 NUMBER_KINDS = ("i64", "f64", "f32")
@@ -137,7 +137,7 @@ def elementwise(name, args, dtype_rule):
     shape = shapes[0]
     for s in shapes[1:]:
         shape = broadcast(name, shape, s)
-    return ArrayT(dtype, shape)
+    return ArrayT(dtype, shape) if shape else Scalar(dtype)   # rank 0: a scalar
 
 
 def _arith(name, dtype_rule=dtypes.promote):
@@ -163,37 +163,50 @@ for _n in ("exp", "log", "sin", "cos", "tan", "tanh", "sqrt"):
     _unary(_n, dtypes.unary_math)
 
 
+def cast_array(name, t, dtype):
+    """The type of a cast of array ``t`` (astype: a rank-0 array stays an array)."""
+    numeric(name, t, 1)
+    return ArrayT(dtype, t.shape)
+
+
 @rule("float")
 def _float(ctx, args, kw):
     t = args[0]
     if type(t) is Scalar and t.kind == "bool" or type(t) is ArrayT and t.dtype == "bool":
         return Scalar("f64") if type(t) is Scalar else ArrayT("f64", t.shape)
+    if type(t) is ArrayT:
+        return cast_array("float", t, "f64")
     return folded("float", args) or elementwise("float", args, lambda a: "f64")
 
 
 @rule("int")
 def _int(ctx, args, kw):
+    if type(args[0]) is ArrayT:
+        return cast_array("int", args[0], "i64")
     return folded("int", args) or elementwise("int", args, lambda a: "i64")
 
 
 @rule("f32")
 def _f32(ctx, args, kw):
+    if type(args[0]) is ArrayT:
+        return cast_array("f32", args[0], "f32")
     out = elementwise("f32", args, lambda a: "f32")
     return Scalar("f32") if type(out) is Scalar else out
 
 
-def _comparison(ctx, args, kw, name):
+def _comparison(ctx, args, kw, name, kinds=NUMBER_KINDS):
+    """Numbers or arrays of ``kinds`` (``<``: no bools; ``=``: bools too)."""
     a, b = args
+    for k, t in enumerate(args, 1):
+        if not (type(t) is Scalar and t.kind in kinds or type(t) is ArrayT and t.dtype in kinds):
+            raise SxTypeError(f"comparison expects numbers, got {describe(t)} as argument {k}")
     shapes = [t.shape for t in (a, b) if type(t) is ArrayT]
     if not shapes:
-        for k, t in enumerate(args, 1):
-            if not (type(t) is Scalar and t.kind in NUMBER_KINDS + ("bool",)):
-                raise SxTypeError(f"comparison expects numbers, got {describe(t)} as argument {k}")
         return Scalar("bool")
     shape = shapes[0]
     for s in shapes[1:]:
         shape = broadcast(name, shape, s)
-    return ArrayT("bool", shape)
+    return ArrayT("bool", shape) if shape else Scalar("bool")
 
 
 def _compare_rule(name):
@@ -210,7 +223,7 @@ def _eq_rule(name):
     @rule(name)
     def r(ctx, args, kw):
         if any(type(t) is ArrayT for t in args):
-            return _comparison(ctx, args, kw, name)
+            return _comparison(ctx, args, kw, name, NUMBER_KINDS + ("bool",))
         return folded(name, args) or Scalar("bool")
 
 
@@ -224,7 +237,7 @@ def _not(ctx, args, kw):
     if type(t) is Scalar and t.kind == "bool":
         return folded("not", args) or Scalar("bool")
     if type(t) is ArrayT and t.dtype == "bool":
-        return t
+        return t if t.rank else Scalar("bool")
     raise SxTypeError(f"not expects a bool, got {describe(t)}")
 
 
@@ -240,6 +253,8 @@ def _axes(name, axis, rank):
             raise SxTypeError(f":axis of {name} must be an integer or a tuple of integers")
         if not -rank <= a < rank:
             raise PrimShapeError(f"axis {a} out of range for an array of rank {rank}")
+    if len({a % rank for a in axes}) != len(axes):
+        raise PrimShapeError(f"repeated axis in :axis {v}")
     return tuple(sorted(a % rank for a in axes))
 
 
@@ -251,11 +266,13 @@ def reduce(name, x, axis, keepdims):
     keep = value_of(keepdims)
     if keep is UNKNOWN:
         raise SxTypeError(f":keepdims of {name} must be known when the program is compiled")
+    if type(keep) is not bool:
+        raise SxTypeError(f":keepdims of {name} must be True or False, got {describe(keepdims)}")
     if keep:
         shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
     else:
         shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
-    return ArrayT(dtype, shape) if shape or keep else Scalar(dtype)
+    return ArrayT(dtype, shape) if shape else Scalar(dtype)
 
 
 @rule("sum")
@@ -273,6 +290,9 @@ def _minmax(name):
     def r(ctx, args, kw):
         if len(args) == 1:
             return reduce(name, args[0], kw["axis"], kw["keepdims"])
+        axis, keep = value_of(kw["axis"]), value_of(kw["keepdims"])
+        if axis is not UNKNOWN and axis is not None or keep is not UNKNOWN and keep is not False:
+            raise SxTypeError(f"{name} of two values takes no :axis or :keepdims")
         return folded(name, args) or elementwise(name, args, dtypes.promote)
 
 
@@ -316,17 +336,27 @@ def shape_value(name, t):
 
 
 def dtype_kw(name, t, default):
+    """The dtype named by :dtype ``t`` (a keyword, or a string as the implementations take)."""
     v = value_of(t)
     if v is None:
         return default
-    if v is UNKNOWN or type(t) is not Scalar or t.kind != "kw" or v.name not in dtypes.DTYPES:
+    key = v.name if type(t) is Scalar and t.kind == "kw" else v if type(v) is str else None
+    if key not in ("f64", "f32", "i64"):
         raise SxTypeError(f":dtype of {name} must be :f64, :f32 or :i64")
-    return v.name
+    return key
+
+
+def alloc_shape(name, t):
+    """The dimensions of the shape of a new array (known ones not negative)."""
+    dims = shape_value(name, t)
+    if any(d is not None and d < 0 for d in dims):
+        raise PrimShapeError(f"negative dimension in shape {shape_text(dims)}")
+    return dims
 
 
 @rule("zeros", "ones")
 def _zeros(ctx, args, kw):
-    return ArrayT(dtype_kw("zeros", kw["dtype"], "f64"), shape_value("zeros", args[0]))
+    return ArrayT(dtype_kw("zeros", kw["dtype"], "f64"), alloc_shape("zeros", args[0]))
 
 
 @rule("full")
@@ -334,30 +364,41 @@ def _full(ctx, args, kw):
     v = args[1]
     if not (type(v) is Scalar and v.kind in NUMBER_KINDS):
         raise SxTypeError(f"expected a number, got {describe(v)}")
-    return ArrayT(dtype_kw("full", kw["dtype"], v.kind), shape_value("full", args[0]))
+    return ArrayT(dtype_kw("full", kw["dtype"], v.kind), alloc_shape("full", args[0]))
+
+
+def nesting(t, memo):
+    """``(shape, kinds, bad)`` of nested tuple type ``t``: its dimensions (None
+    if the tuples nest raggedly), the kinds of its leaves and a leaf that is
+    not a number (or None); ``memo`` by type, for tuples that share parts."""
+    k = t.key()
+    got = memo.get(k)
+    if got is not None:
+        return got
+    if type(t) is not TupleT:
+        number = type(t) is Scalar and t.kind in NUMBER_KINDS
+        got = ((), frozenset([t.kind]) if number else frozenset(), None if number else t)
+    else:
+        parts = [nesting(i, memo) for i in t.items]
+        dims = {p[0] for p in parts}
+        inner = dims.pop() if len(dims) == 1 else () if not dims else None
+        got = (None if inner is None or None in dims else (len(t.items),) + inner,
+               frozenset().union(*(p[1] for p in parts)),
+               next((p[2] for p in parts if p[2] is not None), None))
+    memo[k] = got
+    return got
 
 
 @rule("array")
 def _array(ctx, args, kw):
-    shape, leaves, t = [], [], args[0]
-    while type(t) is TupleT:
-        shape.append(len(t.items))
-        if not t.items:
-            break
-        inner = t.items[0]
-        for other in t.items[1:]:
-            if other != inner and type(inner) is TupleT and type(other) is TupleT and \
-                    len(other.items) != len(inner.items):
-                raise PrimShapeError("nested tuples of different lengths")
-        leaves.extend(i for i in t.items if type(i) is not TupleT)
-        t = inner
-    leaves.append(t)
-    for leaf in leaves:
-        if not (type(leaf) is Scalar and leaf.kind in NUMBER_KINDS):
-            raise SxTypeError(f"array elements must be numbers, got {describe(leaf)}")
-    default = "f64" if any(leaf.kind != "i64" for leaf in leaves) else "i64"
-    if not shape:
+    shape, kinds, bad = nesting(args[0], {})
+    if not kinds and bad is None:
         raise SxTypeError("array needs at least one element")
+    if bad is not None:
+        raise SxTypeError(f"array elements must be numbers, got {describe(bad)}")
+    if shape is None:
+        raise PrimShapeError("nested tuples of different lengths")
+    default = "f64" if kinds - {"i64"} else "i64"
     return ArrayT(dtype_kw("array", kw["dtype"], default), shape)
 
 
@@ -384,6 +425,11 @@ def _size(ctx, args, kw):
 def _reshape(ctx, args, kw):
     a = array_of("reshape", args[0])
     dims = shape_value("reshape", args[1])
+    # numpy takes any negative dimension for the one it computes
+    dims = tuple(-1 if d is not None and d < 0 else d for d in dims)
+    if dims.count(-1) > 1:
+        raise PrimShapeError(f"cannot reshape {shape_text(a.shape)} to {tuple(dims)}: "
+                             "more than one unknown dimension")
     if -1 in dims and all(d is not None for d in a.shape) and \
             all(d is not None for d in dims):
         total = 1
@@ -416,7 +462,10 @@ def _transpose(ctx, args, kw):
         return ArrayT(a.dtype, tuple(reversed(a.shape)))
     if axes is UNKNOWN:
         raise SxTypeError(":axes of transpose must be known when the program is compiled")
-    if type(axes) is not tuple or sorted(axes) != list(range(a.rank)):
+    if type(axes) is not tuple or not all(type(i) is int for i in axes):
+        raise SxTypeError(f":axes of transpose must be a tuple of integers, got "
+                          f"{describe(kw['axes'])}")
+    if sorted(axes) != list(range(a.rank)):
         raise PrimShapeError(f":axes {axes} is not a permutation of {a.rank} axes")
     return ArrayT(a.dtype, tuple(a.shape[i] for i in axes))
 
@@ -429,7 +478,8 @@ def _where(ctx, args, kw):
     out = elementwise("where", args[1:], dtypes.promote)
     if type(c) is ArrayT:
         shape = broadcast("where", c.shape, out.shape if type(out) is ArrayT else ())
-        return ArrayT(out.dtype if type(out) is ArrayT else out.kind, shape)
+        dtype = out.dtype if type(out) is ArrayT else out.kind
+        return ArrayT(dtype, shape) if shape else Scalar(dtype)
     return out
 
 
@@ -438,8 +488,7 @@ def index_array(name, a, idx):
     if len(idx) > a.rank:
         raise PrimShapeError(f"{len(idx)} indices for an array of rank {a.rank}")
     for i, d in zip(idx, a.shape):
-        if not (type(i) is Scalar and i.kind == "i64"):
-            raise SxTypeError(f"{name}: index must be an integer, got {describe(i)}")
+        integer_index(name, i)
         if i.known() and d is not None and not -d <= i.value < d:
             raise SxTypeError(f"index {i.value} out of range for an axis of length {d}")
     rest = a.shape[len(idx):]
@@ -473,14 +522,22 @@ def _tuple(ctx, args, kw):
     return TupleT(args)
 
 
-def tuple_index(name, t, i):
+def integer_index(name, i):
     if not (type(i) is Scalar and i.kind == "i64"):
         raise SxTypeError(f"{name}: index must be an integer, got {describe(i)}")
+
+
+def tuple_index(name, t, i):
+    integer_index(name, i)
     n = len(t.items)
     if not i.known():
         out = t.items[0] if t.items else None
-        for x in t.items[1:]:
-            out = join(out, x)
+        try:
+            for x in t.items[1:]:
+                out = join(out, x)
+        except JoinError:
+            raise SxTypeError(f"{name} with an index not known when the program is compiled, "
+                              f"on a tuple of items of different types: {describe(t)}") from None
         if out is None:
             raise SxTypeError(f"{name} of an empty tuple")
         return out
@@ -499,6 +556,9 @@ def _get(ctx, args, kw):
     if type(x) is ArrayT:
         return index_array("get", x, idx)
     if type(x) is Scalar and x.kind == "form":
+        if len(idx) != 1:
+            raise SxTypeError("get on a form takes one index")
+        integer_index("get", idx[0])
         return Scalar("form")
     raise SxTypeError(f"get expects a tuple, array or form, got {describe(x)}")
 
@@ -520,6 +580,9 @@ def _len(ctx, args, kw):
 @rule("cut")
 def _cut(ctx, args, kw):
     x = args[0]
+    for b in args[1:]:
+        if not (b is NoneT or type(b) is Scalar and b.kind == "i64"):
+            raise SxTypeError(f"cut bounds must be integers or None, got {describe(b)}")
     bounds = [value_of(b) for b in args[1:]] + [None] * (3 - len(args))
     if type(x) is TupleT:
         if any(b is UNKNOWN for b in bounds):
@@ -548,6 +611,8 @@ def _concat(ctx, args, kw):
         if type(axis) is not int:
             raise SxTypeError(":axis of concat must be an integer known when the program "
                               "is compiled")
+        for k, t in enumerate(args, 1):
+            numeric("concat", t, k)
         rank = args[0].rank
         if rank == 0 or any(t.rank != rank for t in args):
             raise PrimShapeError(" ++ ".join(shape_text(t.shape) for t in args))
@@ -566,7 +631,8 @@ def _concat(ctx, args, kw):
                 dims.append(known.pop() if known else None)
         dtype = dtypes.promote(*[(t.dtype, False) for t in args])
         return ArrayT(dtype, dims)
-    if type(args[0]) is Scalar and args[0].kind == "form":
+    if type(args[0]) is Scalar and args[0].kind == "form" and \
+            all(type(t) is TupleT or type(t) is Scalar and t.kind == "form" for t in args):
         return Scalar("form")
     raise SxTypeError("concat expects all arrays, all tuples or all forms, got "
                       + ", ".join(describe(t) for t in args))
@@ -621,18 +687,57 @@ _pred("function?", lambda t: type(t) in (FnT, PrimT, CtorT, UnionT))
 
 # -- forms (macros) -----------------------------------------------------------------------------
 
-@rule("list", "vector", "gensym", "unhygienic", "symbol")
+def is_kind(t, *kinds):
+    return type(t) is Scalar and t.kind in kinds
+
+
+@rule("list", "vector")
 def _form(ctx, args, kw):
     return Scalar("form")
 
 
-@rule("str", "name")
+@rule("gensym")
+def _gensym(ctx, args, kw):
+    if args and not is_kind(args[0], "str", "sym"):
+        raise SxTypeError(f"gensym expects a string or symbol, got {describe(args[0])}")
+    return Scalar("form")
+
+
+@rule("unhygienic")
+def _unhygienic(ctx, args, kw):
+    if not is_kind(args[0], "sym"):
+        raise SxTypeError(f"unhygienic expects a symbol, got {describe(args[0])}")
+    return Scalar("form")
+
+
+@rule("symbol")
+def _symbol(ctx, args, kw):
+    t = args[0]
+    if not is_kind(t, "str") or t.value == "":
+        raise SxTypeError(f"symbol expects a non-empty string, got {describe(t)}")
+    return Scalar("form")
+
+
+@rule("str")
 def _str(ctx, args, kw):
+    for t in args:
+        if not is_kind(t, "str", "sym", "kw", "none", "bool", *NUMBER_KINDS):
+            raise SxTypeError(f"str expects strings, symbols, keywords or numbers, "
+                              f"got {describe(t)}")
+    return Scalar("str")
+
+
+@rule("name")
+def _name(ctx, args, kw):
+    if not is_kind(args[0], "sym", "kw"):
+        raise SxTypeError(f"name expects a symbol or keyword, got {describe(args[0])}")
     return Scalar("str")
 
 
 @rule("syntax-error")
 def _syntax_error(ctx, args, kw):
+    if not is_kind(args[0], "str"):
+        raise SxTypeError(f"syntax-error expects a message string, got {describe(args[0])}")
     return Scalar("form")
 
 
@@ -718,7 +823,10 @@ def sens_add(a, b):
         return RecordT(a.rtype, map(sens_add, a.items, b.items))
     if type(a) is BufferT and type(b) is BufferT:
         return BufferT(sens_add(a.elem, b.elem))
-    return elementwise("%sens+", [a, b], dtypes.promote)
+    out = elementwise("%sens+", [a, b], dtypes.promote)
+    if type(out) is Scalar and (type(a) is ArrayT or type(b) is ArrayT):
+        return ArrayT(out.kind, ())   # a rank-0 array's sensitivity stays an array
+    return out
 
 
 @rule("%sens+")
@@ -738,6 +846,8 @@ def sens_fill(d, like):
         return TupleT(map(sens_fill, d.items, like.items))
     if type(d) is RecordT and type(like) is RecordT and d.rtype is like.rtype:
         return RecordT(d.rtype, map(sens_fill, d.items, like.items))
+    if type(d) is TupleT and type(like) is FnT and len(d.items) == len(like.captured):
+        return TupleT(map(sens_fill, d.items, (x for _, x in like.captured)))
     return d
 
 
@@ -781,12 +891,15 @@ def _sens_at(ctx, args, kw):
         return ZeroT
     if type(like) is not TupleT:
         raise SxTypeError(f"%sens-at expects a tuple, got {describe(like)}")
+    n = len(like.items)
+    if not (type(i) is Scalar and i.kind == "i64") or i.known() and not -n <= i.value < n:
+        raise SxTypeError(f"%sens-at expects an index into a tuple of {n}, got {describe(i)}")
     return sens_type(like)
 
 
 def _field_index(who, rt, name):
     v = value_of(name)
-    if v is UNKNOWN or getattr(v, "name", None) not in rt.index:
+    if type(v) is not Symbol or v.name not in rt.index:
         raise SxTypeError(f"{who} expects a field of {rt.name}, got {describe(name)}")
     return rt.index[v.name]
 
@@ -813,9 +926,51 @@ def _sens_field(ctx, args, kw):
     return d.items[_field_index("%sens-field", d.rtype, name)]
 
 
+def structure_difference(like, v, path=""):
+    """None if a value of type ``v`` may have the structure of one of type
+    ``like`` (as ``%check-like`` compares them: tuples, records, array shapes;
+    %zero fits anything); else ``(path, part of like, part of v)`` for the
+    first place they differ."""
+    if v is ZeroT:
+        return None
+    tl, tv = type(like), type(v)
+    if tl is TupleT or tl is RecordT:
+        if tv is not tl or len(v.items) != len(like.items) or \
+                tl is RecordT and v.rtype is not like.rtype:
+            return path, like, v
+        names = like.rtype.fields if tl is RecordT else None
+        for k, (a, b) in enumerate(zip(like.items, v.items)):
+            diff = structure_difference(a, b, f"{path}.{names[k]}" if names else f"{path}[{k}]")
+            if diff is not None:
+                return diff
+        return None
+    if tl is ArrayT:
+        if tv is not ArrayT or v.rank != like.rank or any(
+                a is not None and b is not None and a != b for a, b in zip(like.shape, v.shape)):
+            return path, like, v
+        return None
+    if is_kind(like, "bool", *NUMBER_KINDS):
+        if not (is_kind(v, "bool", *NUMBER_KINDS) or tv is ArrayT and v.rank == 0):
+            return path, like, v
+    return None
+
+
 @rule("%check-like")
 def _check_like(ctx, args, kw):
-    return args[1]
+    like, v, what = args
+    diff = structure_difference(like, v)
+    if diff is not None:
+        path, a, b = diff
+        where = f": at {path}, expected {describe(a)}" if path else ""
+        raise SxGradError(f"{text_of(what)} must have the structure of {describe(like)}{where}, "
+                          f"got {describe(b)}")
+    return v
+
+
+def text_of(what):
+    """The name of the operation in string ``what`` (grad, vjp ...) for a message."""
+    v = value_of(what)
+    return v if type(v) is str else "a sensitivity"
 
 
 @rule("%check-tuple")
@@ -842,11 +997,19 @@ def _grad_seed(ctx, args, kw):
 @rule("%param-index")
 def _param_index(ctx, args, kw):
     f, k = args
-    if type(f) is FnT and type(k) is Scalar and k.known():
+    if not (is_kind(k, "kw") and k.known()):
+        raise SxTypeError(f"a parameter is named by a keyword, got {describe(k)}")
+    if type(f) is FnT:
         names = [user_name(p.name) for p in f.code.fn.items[1].items]
         if k.value.name in names:
             return Scalar("i64", 1 + names.index(k.value.name))
-    raise SxTypeError(f"{describe(f)} has no parameter named {describe(k)}")
+    raise SxTypeError(f"{describe(f)} has no parameter named {k.value.name}")
+
+
+def numeric_sens(name, d):
+    """Check that ``d`` is a sensitivity of numbers: a number or a numeric array."""
+    if not (is_kind(d, *NUMBER_KINDS) or type(d) is ArrayT and d.dtype in NUMBER_KINDS):
+        raise SxTypeError(f"{name} expects a numeric sensitivity, got {describe(d)}")
 
 
 @rule("unbroadcast")
@@ -855,8 +1018,25 @@ def _unbroadcast(ctx, args, kw):
     if d is ZeroT:
         return ZeroT
     if type(x) is TupleT:
+        if type(d) is not TupleT or len(d.items) != len(x.items):
+            raise SxTypeError(f"unbroadcast expects a tuple of {len(x.items)}, got {describe(d)}")
         return TupleT(_unbroadcast(ctx, [di, xi], kw) for di, xi in zip(d.items, x.items))
-    return sens_type(x)
+    s = sens_type(x)
+    if s is ZeroT:
+        return ZeroT   # integers, booleans and non-numbers carry no sensitivity
+    if type(x) is not ArrayT and not is_kind(x, "f64", "f32"):
+        raise SxTypeError(f"unbroadcast expects a number, an array or a tuple as argument 2, "
+                          f"got {describe(x)}")
+    numeric_sens("unbroadcast", d)
+    if type(x) is ArrayT:
+        ds = d.shape if type(d) is ArrayT else ()
+        fits = len(ds) >= x.rank and all(
+            a is None or b is None or a == b or a == 1
+            for a, b in zip(x.shape, ds[len(ds) - x.rank:]))
+        if not fits:
+            raise PrimShapeError(f"unbroadcast: a sensitivity of shape {shape_text(ds)} does "
+                                 f"not broadcast from shape {shape_text(x.shape)}")
+    return s
 
 
 @rule("unreduce")
@@ -864,7 +1044,10 @@ def _unreduce(ctx, args, kw):
     d, x = args[0], args[1]
     if d is ZeroT:
         return ZeroT
-    return sens_type(x) if type(x) is ArrayT else d
+    s = sens_type(x)
+    if type(x) is ArrayT and s is not ZeroT:
+        numeric_sens("unreduce", d)
+    return s if type(x) is ArrayT or s is ZeroT else d
 
 
 @rule("split-like")
@@ -882,7 +1065,9 @@ def _join_like(ctx, args, kw):
         return ZeroT
     if all(type(x) is TupleT for x in xs.items):
         return TupleT(i for x in xs.items for i in sens_type(x).items)
-    return _concat(ctx, [sens_type(x) for x in xs.items], {"axis": args[2]})
+    # a %zero piece's sensitivity is zeros: f64 ones for integer pieces
+    return _concat(ctx, [ArrayT("f64", x.shape) if type(x) is ArrayT and sens_type(x) is ZeroT
+                         else sens_type(x) for x in xs.items], {"axis": args[2]})
 
 
 @rule("sens-index")
@@ -898,6 +1083,9 @@ def _sens_cut(ctx, args, kw):
         return ZeroT
     if type(like) is TupleT:
         b = [value_of(start), value_of(end)]
+        if UNKNOWN in b:
+            raise SxTypeError("sens-cut of a tuple needs bounds known when the program is "
+                              "compiled")
         items = [ZeroT] * len(like.items)
         items[b[0]:b[1]] = v.items
         return TupleT(items)
@@ -914,7 +1102,13 @@ def _buf_push(ctx, args, kw):
     b, x = args
     if type(b) is not BufferT:
         raise SxTypeError(f"%buf-push expects a buffer, got {describe(b)}")
-    return BufferT(join(b.elem, widen(x)))
+    if b.elem is ZeroT:
+        return BufferT(widen(x))   # zeros only: the zero prefix of a sensitivity buffer
+    try:
+        return BufferT(join(b.elem, widen(x)))
+    except JoinError:
+        raise SxTypeError(f"cannot push {describe(x)} onto a buffer of {describe(b.elem)}: "
+                          "a buffer holds values of one type") from None
 
 
 @rule("%buf-pop")
@@ -929,7 +1123,7 @@ def _buf_pop(ctx, args, kw):
 def _buf_len(ctx, args, kw):
     if type(args[0]) is not BufferT:
         raise SxTypeError(f"%buf-len expects a buffer, got {describe(args[0])}")
-    return Scalar("i64")
+    return Scalar("i64", 0) if args[0].elem is BOTTOM else Scalar("i64")   # BOTTOM: empty
 
 
 def _holds_function(t):
