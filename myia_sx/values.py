@@ -78,6 +78,8 @@ def flat_closures(v):
         return tuple(map(flat_closures, v))
     if isinstance(v, Record):
         return t._sx_type.make(tuple(map(flat_closures, v._values)))
+    if t is Buffer:
+        return Buffer([flat_closures(x) for x in v.elements()[v.base:]], v.n, v.base, v.like)
     return v
 
 
@@ -103,6 +105,28 @@ def _the_zero():
 ZERO = object.__new__(Zero)
 
 
+class Undefined:
+    """The type of :data:`UNDEFINED`: what a differentiated ``if`` holds for
+    the backpropagator of the branch it did not take (never called, and its
+    sensitivity is dropped), so that both branches give values of one type.
+    Written ``%undefined`` in programs."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return "%undefined"
+
+    def __reduce__(self):
+        return (_the_undefined, ())
+
+
+def _the_undefined():
+    return UNDEFINED
+
+
+UNDEFINED = object.__new__(Undefined)
+
+
 class Buffer:
     """A persistent growable sequence of ``n`` elements: the first ``base``
     are :data:`ZERO`, the others are ``items[:n - base]``.
@@ -114,33 +138,41 @@ class Buffer:
     iteration; the backward pass pops them (``pop`` never mutates).  The
     zero prefix makes the zero sensitivity of a buffer of any length, which
     the derivative of a differentiated loop asks for at every iteration,
-    cost O(1)."""
+    cost O(1).  ``like``, when set, is the buffer whose zero the prefix is:
+    an element popped from the prefix is the zero of ``like``'s element
+    (``%buf-pop`` makes it), so it has the type of the others."""
 
-    __slots__ = ("items", "n", "base")
+    __slots__ = ("items", "n", "base", "like")
 
-    def __init__(self, items, n, base=0):
+    def __init__(self, items, n, base=0, like=None):
         self.items = items
         self.n = n
         self.base = base
+        self.like = like
 
     @staticmethod
-    def zeros(n):
-        """A buffer of ``n`` ZERO elements."""
-        return Buffer([], n, n)
+    def zeros(n, like=None):
+        """A buffer of ``n`` ZERO elements (the zeros of ``like``'s)."""
+        return Buffer([], n, n, like)
 
     def push(self, x):
         items = self.items
         if len(items) != self.n - self.base:
             items = items[:self.n - self.base]
         items.append(x)
-        return Buffer(items, self.n + 1, self.base)
+        return Buffer(items, self.n + 1, self.base, self.like)
 
     def pop(self):
-        """``(rest, last)``; the buffer must not be empty."""
+        """``(rest, last)``; the buffer must not be empty.  An element of the
+        zero prefix is ZERO."""
         n = self.n - 1
         if n < self.base:
-            return Buffer(self.items, n, n), ZERO
-        return Buffer(self.items, n, self.base), self.items[n - self.base]
+            return Buffer(self.items, n, n, self.like), ZERO
+        return Buffer(self.items, n, self.base, self.like), self.items[n - self.base]
+
+    def element(self, i):
+        """Element ``i`` (ZERO in the zero prefix)."""
+        return ZERO if i < self.base else self.items[i - self.base]
 
     def elements(self):
         return [ZERO] * self.base + self.items[:self.n - self.base]
@@ -301,6 +333,8 @@ def type_name(v) -> str:
         return "form"
     if t is Zero:
         return "zero"
+    if t is Undefined:
+        return "undefined"
     if t is Buffer:
         return f"buffer of {v.n}"
     return getattr(t, "sx_type_name", t.__name__)

@@ -15,8 +15,9 @@ import pytest
 import myia_sx
 from myia_sx import (Form, Keyword, SxRuntimeError, SxShapeError, SxSyntaxError,
                      SxTypeError, Symbol, Vec)
+from myia_sx import types
 from myia_sx.prims import PRIMS
-from myia_sx.values import ZERO, Buffer
+from myia_sx.values import UNDEFINED, ZERO, Buffer
 
 INF = math.inf
 NAN = math.nan
@@ -694,6 +695,19 @@ def test_sensitivity_arithmetic():
         ev("(%sens+ 1.0 \"s\")")
 
 
+def test_the_placeholder_of_a_branch_not_taken():
+    # %undefined: what a differentiated if holds for the other branch's
+    # backpropagator; its sensitivity is zero, and it takes any type's place
+    assert ev("%undefined") is UNDEFINED
+    same(ev("(%sens+ %undefined 2.0)"), 2.0)
+    same(ev("(%sens+ [1.0 2.0] %undefined)"), (1.0, 2.0))
+    assert ev("(%zeros-like %undefined)") is UNDEFINED
+    assert ev("(%sens-fill [1.0] %undefined)") is UNDEFINED
+    assert types.matches(UNDEFINED, types.TupleT([types.Scalar("f64")]))
+    with pytest.raises(SxTypeError, match="undefined"):
+        ev("(%undefined 1.0)")
+
+
 def test_gradients_have_the_arguments_types():
     same(ev("(%sens-out [1.0 2 True] %zero)"), (0.0, 0, False))
     same(ev("(%sens-out [1.0 2.0] [%zero 3.0])"), (0.0, 3.0))
@@ -789,8 +803,12 @@ def test_buffers():
     # the zero of a buffer of backpropagators: %zero elements
     zeros = ev("(let [z (%zeros-like (%buf-push (%buf-new) sin))] [z (%buf-push z 2.0)])")
     assert zeros[0].elements() == [ZERO] and zeros[1].elements() == [ZERO, 2.0]
+    # popped, an element of it is the zero of the element it stands for
+    # (a primitive's sensitivity: the empty tuple), of the others' type
     rest, last = ev("(%buf-pop (%zeros-like (%buf-push (%buf-new) sin)))")
-    assert last is ZERO and len(rest) == 0
+    assert last == () and len(rest) == 0
+    rest, last = ev("(%buf-pop (%zeros-like (%buf-push (%buf-new) [1.0 (ones [2])])))")
+    same(last, (0.0, np.zeros(2)))
 
 
 def test_structure_checks():

@@ -41,10 +41,11 @@ from ..interp import locate, written_span
 from ..prims import PRIMS, Prim, PrimConst, PrimShapeError
 from ..prims.type_rules import typed
 from ..types import (BOTTOM, ArrayT, BufferT, Code, CtorT, FnT, JoinError, PrimT, RecordT,
-                     Scalar, TupleT, UnionT, ZeroT, depth, describe, forget, forget_floats, join,
+                     Scalar, TupleT, UndefT, UnionT, ZeroT, depth, describe, forget, forget_floats, join,
                      of_value)
 
-MAX_DEPTH = 24          # deeper nesting of a loop's state: it grows without bound
+MAX_DEPTH = 64          # deeper nesting of a loop's state: it grows without bound (4th-order
+                        # backpropagators nest deeper than 24)
 MAX_CONTEXTS = 2000     # contexts of one code
 MAX_VARIANTS = 6        # contexts of one code and signature that differ only in values
 
@@ -420,6 +421,8 @@ class _Evaluator:
         return self.apply(ft, at, kw, x)
 
     def apply(self, ft, at, kw, x):
+        if ft is UndefT:
+            return BOTTOM   # the placeholder of a branch not taken: never called
         t = type(ft)
         if t is PrimT:
             return self.prim(ft.prim, at, kw, x)

@@ -24,10 +24,12 @@ import numpy as np
 
 from ..errors import SxGradError, SxRuntimeError, SxShapeError, SxTypeError
 from ..forms import Keyword, Symbol
-from ..values import ZERO, Buffer, Closure, Record, RecordType, closure_env, type_name
+from ..values import UNDEFINED, ZERO, Buffer, Closure, Record, RecordType, closure_env, type_name
 from .table import NUMERIC_DTYPES, Prim, check_axis, check_index, constant, prim
 
 constant("%zero", ZERO, "The zero sensitivity: the zero of every type (docs/grad.md).")
+constant("%undefined", UNDEFINED, "What a differentiated if holds for the backpropagator of the "
+         "branch not taken: never called; its sensitivity is dropped (docs/grad.md).")
 
 _FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
 
@@ -105,10 +107,11 @@ def _is_zero(s):
 
 
 def sens_add(a, b):
-    """a + b for sensitivities of the same value (%zero is zero)."""
-    if a is ZERO:
+    """a + b for sensitivities of the same value (%zero is zero, and so is
+    the placeholder %undefined's)."""
+    if a is ZERO or a is UNDEFINED:
         return b
-    if b is ZERO:
+    if b is ZERO or b is UNDEFINED:
         return a
     ta = type(a)
     if ta is tuple:
@@ -124,7 +127,8 @@ def sens_add(a, b):
         if b.base == b.n:
             return a
         base = min(a.base, b.base)   # zeros in both: they stay a zero prefix
-        return Buffer(list(map(sens_add, a.elements()[base:], b.elements()[base:])), a.n, base)
+        return Buffer(list(map(sens_add, a.elements()[base:], b.elements()[base:])), a.n, base,
+                      a.like if a.base == base else b.like)
     try:
         out = a + b
     except (TypeError, ValueError):
@@ -152,11 +156,13 @@ def zeros_like(x):
         return t._sx_type.make(tuple(map(zeros_like, x._values)))
     if t is Buffer:
         # a buffer of backpropagators: its zero is a zero prefix, made in O(1)
-        return Buffer.zeros(x.n)
+        return Buffer.zeros(x.n, x)
     if t is Closure:
         return tuple(map(zeros_like, closure_env(x)))
     if t is Prim or t is RecordType:
         return ()
+    if x is UNDEFINED:
+        return UNDEFINED
     return ZERO
 
 
@@ -168,7 +174,7 @@ def sens_fill(d, like):
     """``d`` with each %zero in it replaced by zeros shaped like the matching
     part of ``like``: after it, two sensitivities of the same value have the
     same type, whichever path computed them."""
-    if d is ZERO or like is ZERO:
+    if d is ZERO or like is ZERO or like is UNDEFINED:
         return zeros_like(like)
     t = type(d)
     if t is tuple and type(like) is tuple and len(like) == len(d):
@@ -592,7 +598,17 @@ def _buf_pop(b):
     """[rest last]: the buffer without its last element, and that element."""
     if _buffer("%buf-pop", b).n == 0:
         raise SxRuntimeError("%buf-pop of an empty buffer")
-    return b.pop()
+    rest, last = b.pop()
+    if last is ZERO and b.like is not None:
+        last = zeros_like(_element_of(b.like, b.n - 1))   # the zero of what it stands for
+    return rest, last
+
+
+def _element_of(b, i):
+    """Element ``i`` of buffer ``b``, through the buffers zero prefixes stand for."""
+    while i < b.base and b.like is not None:
+        b = b.like
+    return b.element(i)
 
 
 @prim("%buf-len", 1)
