@@ -806,3 +806,16 @@ def test_module_definitions_cannot_shadow_what_grad_generates():
         (defn main [k] [(J 1) ((grad (fn [x] (* (g x) k))) 3.0) ((grad g) 1.0)])""")
     got = m.main(2.0)
     np.testing.assert_allclose(got, (42.0, 2 * math.cos(3.0), math.cos(1.0)))
+
+
+def test_bad_calls_under_grad_fail_when_they_run():
+    # found by the fuzzer: a maker with no argument, and a keyword the callee
+    # lacks, in a function differentiated ahead of time, are the run's errors
+    m = load("(defn f [a] (number? (%jvp :axis 0)))\n"
+             "(defn g [z] (sum (log-softmax z :axis 1)))\n"
+             "(defn main [] ((value-and-grad f) 1.0))\n"
+             "(defn main2 [] ((grad g) (ones [2 3])))")
+    with pytest.raises(SxTypeError, match="%jvp takes 1 argument, got 0"):
+        m.main()
+    with pytest.raises(SxTypeError, match="log-softmax has no parameter named axis"):
+        m.main2()

@@ -674,7 +674,7 @@ class _Transform:
         jargs = [self.atom(a, fwd) for a in args]
         jkw = [(k, self.atom(v, fwd)) for k, v in kwargs]
         jc = Form([f, *jargs] + [x for kv in jkw for x in kv], c.span)
-        if prim.name in MAKERS:
+        if prim.name in MAKERS and jargs:   # (without one, the call fails when it runs)
             self.maker_call(p, jc, jargs[0], fwd, backs)
             return
         if not any(type(a) is Symbol and self.sensvar(a.name) for a in jargs):
