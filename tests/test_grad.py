@@ -819,3 +819,12 @@ def test_bad_calls_under_grad_fail_when_they_run():
         m.main()
     with pytest.raises(SxTypeError, match="log-softmax has no parameter named axis"):
         m.main2()
+
+
+def test_a_function_that_differentiates_itself_through_recursion_loads():
+    # found by the fuzzer: f calls (grad g) and g calls f asks for J-transforms
+    # of every order; those above MAX_AHEAD_ORDER are made when they run
+    m = load("(defn g [x] (if (> x 10.0) x (* x (f x))))\n"
+             "(defn f [x] ((grad g) (+ x 4.0)))")
+    same(m.f(7.0), 1.0)
+    same(m.g(1.0), 1.0 * m.f(1.0))

@@ -115,6 +115,18 @@ class World:
         return None
 
 
+# J-transforms of a higher order than this are made when they run (by
+# myia_sx.ad), not ahead of time: a function that differentiates itself
+# through a recursion (f calls (grad g), g calls f) asks for J-transforms of
+# every order, of which a run uses only as many as it goes deep.
+MAX_AHEAD_ORDER = 4
+
+
+def ahead_of_time(name):
+    """Whether the J-transform of global ``name`` is made ahead of time."""
+    return name.count("%J") < MAX_AHEAD_ORDER
+
+
 def user_params(params):
     """The names callers use for ``params`` (keyword arguments)."""
     return tuple(core.user_name(p.name) if type(p) is Symbol else None for p in params)
@@ -382,7 +394,7 @@ class _Transform:
     def global_value(self, name, fwd, span=None):
         """An atom for the J-value of global ``name`` (binding it if needed)."""
         g = self.world.lookup(name)
-        if g.kind in ("fn", "record", "prim"):
+        if g.kind in ("fn", "record", "prim") and ahead_of_time(name):
             jn = j_name(name)
             self.world.need(jn)
             self.params.setdefault(jn, g.params)
@@ -1115,6 +1127,8 @@ class _AheadOfTime:
             name = self.aliases[name]
         if self.world.lookup(name) is not None and name not in self.lambdas:
             g = self.world.lookup(name)
+            if g.kind in ("fn", "record", "prim") and not ahead_of_time(name):
+                return None
             if g.kind in ("fn", "record", "prim"):
                 jn = j_name(name)
                 self.world.need(jn)

@@ -335,7 +335,7 @@ class _Evaluator:
             return
         n = len(p.items)
         self.ctx.types[id(p)] = t
-        if t is BOTTOM or t is ZeroT:
+        if t is BOTTOM or t is ZeroT or t is UndefT:
             parts = [t] * n
         elif type(t) is TupleT and len(t.items) == n:
             parts = t.items
