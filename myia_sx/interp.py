@@ -28,7 +28,7 @@ from . import core, types
 from .errors import SxError, SxNameError, SxRuntimeError, SxSyntaxError, SxTypeError
 from .forms import Form, Seq, Span, Symbol, Vec, gc_paused, source_text, span_text
 from .prims import PRIMS, MacroSyntaxError, Prim, PrimConst, PrimShapeError
-from .values import UNDEFINED, ZERO, Closure, RecordType, type_name
+from .values import ZERO, Closure, RecordType, type_name
 
 # opcodes
 CONST, LOCAL, FREE, GLOBAL, STORE, UNPACK, JUMP_IF_FALSE, JUMP, CLOSURE, LETREC, \
@@ -738,11 +738,10 @@ def _loop(code, loc, free):
             elif op == UNPACK:
                 v = stk.pop()
                 if type(v) is not tuple or len(v) != arg:
-                    if v is not ZERO and v is not UNDEFINED:
+                    if v is not ZERO:
                         raise SxTypeError(f"cannot destructure {type_name(v)} into {arg} names",
                                           code.forms[pc - 1].span)
-                    v = (v,) * arg   # the zero of a tuple has zero parts; a placeholder's
-                    #                  (the sensitivity of %undefined) are placeholders
+                    v = (ZERO,) * arg   # the zero of a tuple has zero parts
                 stk.extend(reversed(v))
             elif op == TUPLE:
                 if arg:

@@ -6,7 +6,6 @@ result of a type test): only such values decide types, branches and shapes.
 
     Scalar(kind, value)   kind: i64 f32 f64 bool none str kw sym form; value or UNKNOWN
     ZeroT                 the zero sensitivity %zero
-    UndefT                %undefined: below every type but BOTTOM (a placeholder)
     TupleT(items)         a tuple of the types items
     RecordT(rtype, items) a record of record type rtype, its fields' types
     ArrayT(dtype, shape)  dtype: bool i64 f32 f64; shape: a tuple of ints, None for unknown
@@ -36,7 +35,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from .forms import Form, Keyword, Symbol, Vec
-from .values import UNDEFINED, ZERO, Buffer, Closure, Record, RecordType, closure_env
+from .values import ZERO, Buffer, Closure, Record, RecordType, closure_env
 
 
 class _Unknown:
@@ -105,16 +104,6 @@ class _Zero(T):
 
 
 ZeroT = _Zero()
-
-
-class _Undef(T):
-    __slots__ = ()
-
-    def _structure(self):
-        return ("undefined",)
-
-
-UndefT = _Undef()   # %undefined: joins with any type, held as any value
 
 
 class _Bottom(T):
@@ -270,7 +259,7 @@ def _hash(self):
     return hash(self.key())
 
 
-for _cls in (Scalar, _Zero, _Undef, _Bottom, TupleT, RecordT, ArrayT, FnT, PrimT, CtorT, BufferT,
+for _cls in (Scalar, _Zero, _Bottom, TupleT, RecordT, ArrayT, FnT, PrimT, CtorT, BufferT,
              UnionT, ArrowT, TaggedT):
     _cls.__eq__ = _eq
     _cls.__hash__ = _hash
@@ -362,9 +351,9 @@ def widen(t):
 @_memo
 def join(a, b):
     """The least type both ``a`` and ``b`` are (BOTTOM is below everything)."""
-    if a is BOTTOM or a is UndefT:
+    if a is BOTTOM:
         return b
-    if b is BOTTOM or b is UndefT or _eq(a, b):
+    if b is BOTTOM or _eq(a, b):
         return a
     ta, tb = type(a), type(b)
     if ta is Scalar and tb is Scalar and a.kind == b.kind:
@@ -452,8 +441,6 @@ def of_value(v, code_of, unknown_dims=True):
         return NoneT
     if v is ZERO:
         return ZeroT
-    if v is UNDEFINED:
-        return UndefT
     if t is str:
         return Scalar("str")
     if t is np.ndarray:
@@ -497,8 +484,6 @@ def matches(v, t):
     tt = type(t)
     if t is BOTTOM:
         return False
-    if v is UNDEFINED:
-        return True   # a placeholder held as any value, never used
     if tt is Scalar:
         kinds = {"i64": int, "f64": float, "f32": np.float32, "bool": bool, "str": str}
         if t.kind == "none":
@@ -565,8 +550,6 @@ def _text(t, sub):
         return t.kind
     if t is ZeroT:
         return "%zero"
-    if t is UndefT:
-        return "(undefined)"
     if t is BOTTOM:
         return "(bottom)"
     if tt is TupleT:
@@ -607,8 +590,6 @@ def form(t):
         return Symbol(t.kind)
     if t is ZeroT:
         return Symbol("%zero")
-    if t is UndefT:
-        return Form((Symbol("undefined"),))
     if t is BOTTOM:
         return Form((Symbol("bottom"),))
     if tt is TupleT:
@@ -715,6 +696,4 @@ def read(form, lookup=None):
         return TaggedT(read(i, lookup) for i in args)
     if h == "bottom":
         return BOTTOM
-    if h == "undefined":
-        return UndefT
     raise TypeSyntaxError(f"not a type: ({h} ...)")

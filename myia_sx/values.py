@@ -105,28 +105,6 @@ def _the_zero():
 ZERO = object.__new__(Zero)
 
 
-class Undefined:
-    """The type of :data:`UNDEFINED`: what a differentiated ``if`` holds for
-    the backpropagator of the branch it did not take (never called, and its
-    sensitivity is dropped), so that both branches give values of one type.
-    Written ``%undefined`` in programs."""
-
-    __slots__ = ()
-
-    def __repr__(self):
-        return "%undefined"
-
-    def __reduce__(self):
-        return (_the_undefined, ())
-
-
-def _the_undefined():
-    return UNDEFINED
-
-
-UNDEFINED = object.__new__(Undefined)
-
-
 class Buffer:
     """A persistent growable sequence of ``n`` elements: the first ``base``
     are :data:`ZERO`, the others are ``items[:n - base]``.
@@ -333,8 +311,6 @@ def type_name(v) -> str:
         return "form"
     if t is Zero:
         return "zero"
-    if t is Undefined:
-        return "undefined"
     if t is Buffer:
         return f"buffer of {v.n}"
     return getattr(t, "sx_type_name", t.__name__)

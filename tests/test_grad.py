@@ -828,3 +828,16 @@ def test_a_function_that_differentiates_itself_through_recursion_loads():
              "(defn f [x] ((grad g) (+ x 4.0)))")
     same(m.f(7.0), 1.0)
     same(m.g(1.0), 1.0 * m.f(1.0))
+
+
+@pytest.mark.parametrize("x", [0.7, -0.7])
+def test_fifth_order_through_a_branch(x):
+    # made ahead of time up to order 4, at run time beyond; and through
+    # functions passed as values, transformed at run time at every order
+    m = load("(defn g [x] (if (> x 0.0) (* x (* x x)) (sin x)))\n"
+             "(defn d [f x] ((grad f) x))\n"
+             "(defn aot [x] ((grad (grad (grad (grad (grad g))))) x))\n"
+             "(defn passed [x] (d (fn [w] (d (fn [y] (d (fn [z] (d (grad g) z)) y)) w)) x))")
+    want = 0.0 if x > 0 else math.cos(x)   # (x^3)''''' = 0, sin''''' = cos
+    same(m.aot(x), want)
+    same(m.passed(x), want)

@@ -15,9 +15,8 @@ import pytest
 import myia_sx
 from myia_sx import (Form, Keyword, SxRuntimeError, SxShapeError, SxSyntaxError,
                      SxTypeError, Symbol, Vec)
-from myia_sx import types
 from myia_sx.prims import PRIMS
-from myia_sx.values import UNDEFINED, ZERO, Buffer
+from myia_sx.values import ZERO, Buffer
 
 INF = math.inf
 NAN = math.nan
@@ -693,19 +692,6 @@ def test_sensitivity_arithmetic():
     same(ev("(%sens-at [5 6 7] 1 %zero)"), ZERO)
     with pytest.raises(SxTypeError, match="cannot add sensitivities"):
         ev("(%sens+ 1.0 \"s\")")
-
-
-def test_the_placeholder_of_a_branch_not_taken():
-    # %undefined: what a differentiated if holds for the other branch's
-    # backpropagator; its sensitivity is zero, and it takes any type's place
-    assert ev("%undefined") is UNDEFINED
-    same(ev("(%sens+ %undefined 2.0)"), 2.0)
-    same(ev("(%sens+ [1.0 2.0] %undefined)"), (1.0, 2.0))
-    assert ev("(%zeros-like %undefined)") is UNDEFINED
-    assert ev("(%sens-fill [1.0] %undefined)") is UNDEFINED
-    assert types.matches(UNDEFINED, types.TupleT([types.Scalar("f64")]))
-    with pytest.raises(SxTypeError, match="undefined"):
-        ev("(%undefined 1.0)")
 
 
 def test_gradients_have_the_arguments_types():

@@ -31,10 +31,6 @@ Static by construction:
     types are known; every backpropagator returns, for each input, a
     sensitivity of that input's type (``%sens-fill``/``%zeros-like`` fill
     the gaps), so the branches of an ``if`` agree;
-  - an ``if`` has one backpropagator, which calls the taken branch's: both
-    branches give both branch backpropagators, the one not taken
-    ``%undefined`` (:meth:`dispatch`), so a backpropagator's sensitivity
-    (differentiated again) has one type whichever branch ran;
   - the J-transform of a self tail-recursive ``letrec`` function (every loop
     macro expands to one) is a forward loop that pushes each iteration's
     backpropagator onto a buffer, and a backward loop that pops them: both
@@ -63,7 +59,6 @@ MAKERS = {"%grad": "grad", "%value-and-grad": "value-and-grad", "%vjp": "vjp",
           "%jvp": "jvp"}
 
 ZERO = Symbol("%zero")
-UNDEFINED = Symbol("%undefined")
 
 
 def S(name, span=None):
@@ -164,16 +159,6 @@ def wrap_steps(steps, tail):
         else:
             run[:0] = [st[1], st[2]]
     return L(S("let"), Vec(run), out) if run else out
-
-
-def with_placeholder(body, k):
-    """``body``, a branch ending in ``[r bp]``, ending in ``[r bp %undefined]``
-    (``k`` 0, the then branch) or ``[r %undefined bp]`` (1, the else branch)."""
-    if head_name(body) in ("let", "letrec"):
-        return Form((body.items[0], body.items[1], with_placeholder(body.items[2], k)),
-                    body.span)
-    r, bp = body.items
-    return Vec([r, bp, UNDEFINED] if k == 0 else [r, UNDEFINED, bp], body.span)
 
 
 def symbol_names(x):
@@ -470,16 +455,11 @@ class _Transform:
         return wrap_steps(fwd, self.tail(tail, frame, fwd, backs))
 
     def tail(self, t, frame, fwd, backs):
-        loop = frame.loop
         if head_name(t) == "if":
             c = self.atom(t.items[1], fwd)
-            jthen = self.body(t.items[2], frame, backs)
-            jelse = self.body(t.items[3], frame, backs)
-            if loop is not None:   # a branch may be the loop's next iteration
-                return Form((t.items[0], c, jthen, jelse), t.span)
-            r = self.fresh("r", t.span)
-            bp = self.dispatch(t, c, jthen, jelse, r, fwd)
-            return Vec([r, bp])
+            return Form((t.items[0], c, self.body(t.items[2], frame, backs),
+                         self.body(t.items[3], frame, backs)), t.span)
+        loop = frame.loop
         if loop is not None and type(t) is Form and t.items and t.items[0] == S(loop.name):
             args = [self.atom(a, fwd) for a in t.items[1:]]
             bp = self.fresh("bp")
@@ -499,23 +479,6 @@ class _Transform:
         if loop is not None:
             return Vec([r, bp, loop.buf])
         return Vec([r, bp])
-
-    def dispatch(self, x, c, jthen, jelse, p, fwd):
-        """The steps binding ``p`` to the value of ``(if c jthen jelse)``, an
-        if whose branches each end in ``[value bp]``, and a backpropagator
-        that calls the taken branch's; the backpropagator.  Both branches
-        give the value and both backpropagators, the one not taken
-        ``%undefined``, so the backpropagator is one function whatever the
-        branch: its sensitivity (a higher order) has one type."""
-        bp_then, bp_else, bp = self.fresh("bp"), self.fresh("bp"), self.fresh("bp")
-        self.nosens |= {bp_then.name, bp_else.name, bp.name}
-        fwd.append(("let", Vec([p, bp_then, bp_else]),
-                    Form((x.items[0], c, with_placeholder(jthen, 0),
-                          with_placeholder(jelse, 1)), x.span)))
-        dout = self.fresh("dout")
-        fwd.append(("let", bp, L(S("fn"), Vec([dout]),
-                                 L(S("if"), c, L(bp_then, dout), L(bp_else, dout)))))
-        return bp
 
     def backprop(self, backs, frame, result=None, next_args=None):
         """The backpropagator of a path through a body: ``backs`` run backwards
@@ -615,7 +578,9 @@ class _Transform:
         jthen = self.body(c.items[2], frame, [])
         jelse = self.body(c.items[3], frame, [])
         jp = self.binder(p)
-        bp = self.dispatch(c, cond, jthen, jelse, jp, fwd)
+        bp = self.fresh("bp")
+        self.nosens.add(bp.name)
+        fwd.append(("let", Vec([jp, bp]), Form((c.items[0], cond, jthen, jelse), c.span)))
 
         def back_branch(B):
             s = B.of(jp)

@@ -41,7 +41,7 @@ from ..interp import locate, written_span
 from ..prims import PRIMS, Prim, PrimConst, PrimShapeError
 from ..prims.type_rules import typed
 from ..types import (BOTTOM, ArrayT, BufferT, Code, CtorT, FnT, JoinError, PrimT, RecordT,
-                     Scalar, TupleT, UndefT, UnionT, ZeroT, depth, describe, forget, forget_floats, join,
+                     Scalar, TupleT, UnionT, ZeroT, depth, describe, forget, forget_floats, join,
                      of_value)
 
 MAX_DEPTH = 64          # deeper nesting of a loop's state: it grows without bound (4th-order
@@ -335,7 +335,7 @@ class _Evaluator:
             return
         n = len(p.items)
         self.ctx.types[id(p)] = t
-        if t is BOTTOM or t is ZeroT or t is UndefT:
+        if t is BOTTOM or t is ZeroT:
             parts = [t] * n
         elif type(t) is TupleT and len(t.items) == n:
             parts = t.items
@@ -421,8 +421,6 @@ class _Evaluator:
         return self.apply(ft, at, kw, x)
 
     def apply(self, ft, at, kw, x):
-        if ft is UndefT:
-            return BOTTOM   # the placeholder of a branch not taken: never called
         t = type(ft)
         if t is PrimT:
             return self.prim(ft.prim, at, kw, x)

@@ -50,7 +50,7 @@ from ..forms import Form, Symbol, Vec, head_name, user_name
 from ..prims import PRIMS
 from ..prims.type_rules import typed
 from ..types import (BOTTOM, ArrowT, BufferT, CtorT, FnT, PrimT, RecordT, Scalar, TupleT, UnionT,
-                     UndefT, ZeroT, flat, show, widen)
+                     ZeroT, flat, show, widen)
 from ..types import form as type_form
 
 # Primitives whose result the types of their arguments decide: after
@@ -360,8 +360,6 @@ class _Body:
     def call(self, x, want):
         f, args, kwargs = core.call_parts(x)
         ft = self.type_of(f)
-        if ft is UndefT:
-            return S("%undefined")   # the backpropagator of a branch not taken: never run
         if type(ft) is PrimT and ft.prim.name in CODE_MAKERS:
             return self.made(ft.prim.name, x, args)
         if type(ft) is UnionT:
@@ -530,7 +528,7 @@ class _Body:
 def _needs_coercion(have, want):
     """True when a value of type ``have`` is held differently from one of type
     ``want`` (a function and a union of functions are)."""
-    if have is None or want is None or have is BOTTOM or have is UndefT or have == want:
+    if have is None or want is None or have is BOTTOM or have == want:
         return False
     return not _same_layout(widen(flat(have)), widen(flat(want)))
 
@@ -538,7 +536,7 @@ def _needs_coercion(have, want):
 def _same_layout(a, b):
     """Whether values of (flat) types ``a`` and ``b`` are held alike: equal
     types, but an empty buffer (``(buffer (bottom))``) is held as any buffer."""
-    if a == b or a is BOTTOM or a is UndefT:
+    if a == b or a is BOTTOM:
         return True
     ta = type(a)
     if ta is not type(b):

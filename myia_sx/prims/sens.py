@@ -24,12 +24,10 @@ import numpy as np
 
 from ..errors import SxGradError, SxRuntimeError, SxShapeError, SxTypeError
 from ..forms import Keyword, Symbol
-from ..values import UNDEFINED, ZERO, Buffer, Closure, Record, RecordType, closure_env, type_name
+from ..values import ZERO, Buffer, Closure, Record, RecordType, closure_env, type_name
 from .table import NUMERIC_DTYPES, Prim, check_axis, check_index, constant, prim
 
 constant("%zero", ZERO, "The zero sensitivity: the zero of every type (docs/grad.md).")
-constant("%undefined", UNDEFINED, "What a differentiated if holds for the backpropagator of the "
-         "branch not taken: never called; its sensitivity is dropped (docs/grad.md).")
 
 _FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
 
@@ -107,11 +105,10 @@ def _is_zero(s):
 
 
 def sens_add(a, b):
-    """a + b for sensitivities of the same value (%zero is zero, and so is
-    the placeholder %undefined's)."""
-    if a is ZERO or a is UNDEFINED:
+    """a + b for sensitivities of the same value (%zero is zero)."""
+    if a is ZERO:
         return b
-    if b is ZERO or b is UNDEFINED:
+    if b is ZERO:
         return a
     ta = type(a)
     if ta is tuple:
@@ -161,8 +158,6 @@ def zeros_like(x):
         return tuple(map(zeros_like, closure_env(x)))
     if t is Prim or t is RecordType:
         return ()
-    if x is UNDEFINED:
-        return UNDEFINED
     return ZERO
 
 
@@ -174,7 +169,7 @@ def sens_fill(d, like):
     """``d`` with each %zero in it replaced by zeros shaped like the matching
     part of ``like``: after it, two sensitivities of the same value have the
     same type, whichever path computed them."""
-    if d is ZERO or like is ZERO or like is UNDEFINED:
+    if d is ZERO or like is ZERO:
         return zeros_like(like)
     t = type(d)
     if t is tuple and type(like) is tuple and len(like) == len(d):

@@ -21,7 +21,7 @@ from .. import dtypes
 from ..errors import SxError, SxGradError, SxTypeError
 from ..forms import Form, Keyword, Symbol, Vec, user_name
 from ..types import (BOTTOM, UNKNOWN, ArrayT, BufferT, CtorT, FnT, JoinError, NoneT, PrimT,
-                     RecordT, Scalar, TupleT, UndefT, UnionT, ZeroT, describe, flat, join, widen)
+                     RecordT, Scalar, TupleT, UnionT, ZeroT, describe, flat, join, widen)
 from .table import PRIMS, PrimShapeError
 
 NUMBER_KINDS = ("i64", "f64", "f32")
@@ -775,8 +775,6 @@ def sens_type(t):
         return TupleT(sens_type(x) for _, x in t.captured)
     if tt in (PrimT, CtorT):
         return TupleT(())
-    if t is UndefT:
-        return UndefT   # the placeholder's: never used either
     return ZeroT
 
 
@@ -815,9 +813,9 @@ def _is_zero(ctx, args, kw):
 
 
 def sens_add(a, b):
-    if a is ZeroT or a is UndefT:
+    if a is ZeroT:
         return b
-    if b is ZeroT or b is UndefT:
+    if b is ZeroT:
         return a
     if type(a) is TupleT and type(b) is TupleT and len(a.items) == len(b.items):
         return TupleT(map(sens_add, a.items, b.items))
@@ -842,7 +840,7 @@ def _zeros_like(ctx, args, kw):
 
 
 def sens_fill(d, like):
-    if d is ZeroT or like is ZeroT or like is UndefT:
+    if d is ZeroT or like is ZeroT:
         return sens_type(like)
     if type(d) is TupleT and type(like) is TupleT and len(d.items) == len(like.items):
         return TupleT(map(sens_fill, d.items, like.items))
