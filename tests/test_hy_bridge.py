@@ -1,5 +1,5 @@
 """The Hy front end: Hy models <-> forms (myia_sx.hy_bridge) and the Hy macros
-of myia_sx/sx.hy, used from the Hy programs in tests/hy/."""
+of myia_sx/sx.hy, used from the Hy programs in tests/hy_programs/."""
 
 import fractions
 import importlib
@@ -24,7 +24,7 @@ from myia_sx.hy_bridge import from_hy, hy_macro, read_hy, to_hy
 from myia_sx.printer import dumps, pretty, symbol_readable
 from myia_sx.reader import read
 
-HY_DIR = ROOT / "tests" / "hy"
+HY_DIR = ROOT / "tests" / "hy_programs"
 M = hy.models
 
 
@@ -265,7 +265,7 @@ def test_hygiene_marks_survive_a_trip_through_hy():
 
 @pytest.fixture(scope="module")
 def hy_modules():
-    """Import the .hy programs of tests/hy (without writing bytecode)."""
+    """Import the .hy programs of tests/hy_programs (without writing bytecode)."""
     old = sys.dont_write_bytecode
     sys.dont_write_bytecode = True
     sys.path.insert(0, str(HY_DIR))
@@ -336,7 +336,7 @@ def test_forms_keep_their_hy_file_positions(hy_modules):
 
 
 def expect_error(hy_modules, name, cls, line, col, source_line):
-    """Importing tests/hy/NAME.hy raises ``cls`` at LINE:COL of that file."""
+    """Importing tests/hy_programs/NAME.hy raises ``cls`` at LINE:COL of that file."""
     path = HY_DIR / f"{name}.hy"
     with pytest.raises(cls) as info:
         hy_modules(name)

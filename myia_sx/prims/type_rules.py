@@ -703,11 +703,18 @@ def _gensym(ctx, args, kw):
     return Scalar("form")
 
 
-@rule("unhygienic")
-def _unhygienic(ctx, args, kw):
-    if not is_kind(args[0], "sym"):
-        raise SxTypeError(f"unhygienic expects a symbol, got {describe(args[0])}")
-    return Scalar("form")
+def _kind_rule(name, kinds, what, result):
+    """The rule of a macro-time primitive whose first argument is one of ``kinds``."""
+    @rule(name)
+    def r(ctx, args, kw):
+        if not is_kind(args[0], *kinds):
+            raise SxTypeError(f"{name} expects {what}, got {describe(args[0])}")
+        return Scalar(result)
+
+
+_kind_rule("unhygienic", ("sym",), "a symbol", "form")
+_kind_rule("name", ("sym", "kw"), "a symbol or keyword", "str")
+_kind_rule("syntax-error", ("str",), "a message string", "form")
 
 
 @rule("symbol")
@@ -725,20 +732,6 @@ def _str(ctx, args, kw):
             raise SxTypeError(f"str expects strings, symbols, keywords or numbers, "
                               f"got {describe(t)}")
     return Scalar("str")
-
-
-@rule("name")
-def _name(ctx, args, kw):
-    if not is_kind(args[0], "sym", "kw"):
-        raise SxTypeError(f"name expects a symbol or keyword, got {describe(args[0])}")
-    return Scalar("str")
-
-
-@rule("syntax-error")
-def _syntax_error(ctx, args, kw):
-    if not is_kind(args[0], "str"):
-        raise SxTypeError(f"syntax-error expects a message string, got {describe(args[0])}")
-    return Scalar("form")
 
 
 def _form_pred(name, kind):
