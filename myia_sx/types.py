@@ -14,6 +14,10 @@ result of a type test): only such values decide types, branches and shapes.
     CtorT(rtype)          a record constructor taken as a value
     BufferT(elem)         a buffer whose elements have type elem (BOTTOM: empty)
     UnionT(members)       one of several function types (a join of functions)
+    SumT(members)         one of several tuple types that cannot be joined: what
+                          a call of a union gives where its members give such
+                          tuples (the sensitivities of closures of different
+                          codes, from the backpropagators of an if's branches)
     ArrowT(params, result) a function of one signature (a version the
                           specializer wrote: its parameters' types and result)
     TaggedT(members)      a value of a union as a specialized program holds it:
@@ -30,6 +34,7 @@ as sx text that the reader reads back (``f64``, ``(array f64 [2 ?])``,
 
 from __future__ import annotations
 
+from functools import reduce
 from types import SimpleNamespace
 
 import numpy as np
@@ -154,19 +159,23 @@ class ArrayT(T):
 
 class Code:
     """The code of a function, as inference sees it: its ``fn`` form, the
-    namespace its global names live in, and a readable name.  Compared by
-    identity: an inference makes one per form (``Inference.code``)."""
+    namespace its global names live in, a readable name and its ``order``,
+    how many times it was differentiated (the ``%J`` in a global's name; one
+    more than the code it is the J-transform of; a function inside a code,
+    the code's).  Compared by identity: an inference makes one per form
+    (``Inference.code``)."""
 
-    __slots__ = ("fn", "ns", "name", "group", "number")
+    __slots__ = ("fn", "ns", "name", "group", "number", "order")
     made = [0]
 
-    def __init__(self, fn, ns, name, group=None):
+    def __init__(self, fn, ns, name, group=None, order=None):
         Code.made[0] += 1
         self.number = Code.made[0]   # never reused (an id() of a freed form would be)
         self.fn = fn
         self.ns = ns
         self.name = name
         self.group = group   # (pairs, member) for a function of a letrec group
+        self.order = name.count("%J") if order is None else order
 
     def key(self):
         return self.number
@@ -226,6 +235,20 @@ class UnionT(T):
         return ("u",) + tuple(m.key() for m in self.members)
 
 
+class SumT(T):
+    """A value of one of the tuple types ``members``, which one decided at run
+    time (:func:`join_results`): a specialized program holds it tagged, as a
+    union (:class:`TaggedT`), and takes it apart where one member fits."""
+
+    __slots__ = ("members",)
+
+    def __init__(self, members):
+        self.members = tuple(sorted(members, key=show))
+
+    def _structure(self):
+        return ("sum",) + tuple(m.key() for m in self.members)
+
+
 class TaggedT(T):
     """A value of one of the types ``members``, written with its tag: the
     tuple ``[k v]``, v of type ``members[k]`` (how a specialized program holds
@@ -260,7 +283,7 @@ def _hash(self):
 
 
 for _cls in (Scalar, _Zero, _Bottom, TupleT, RecordT, ArrayT, FnT, PrimT, CtorT, BufferT,
-             UnionT, ArrowT, TaggedT):
+             UnionT, SumT, ArrowT, TaggedT):
     _cls.__eq__ = _eq
     _cls.__hash__ = _hash
 
@@ -285,7 +308,7 @@ NoneT = Scalar("none", None)
 MEMO_SIZE = 200_000
 
 
-def _memo(fn):
+def memo(fn):
     """``fn`` of a type (or two), remembered by key: a type that shares its
     parts (a tuple nested n deep, 2^n leaves) is walked once per part."""
     table = {}
@@ -307,7 +330,7 @@ class JoinError(Exception):
     """Two types with no common type (the caller says where)."""
 
 
-@_memo
+@memo
 def forget(t):
     """``t`` without the values of its scalars (what a call's parameter gets)."""
     if type(t) is Scalar:
@@ -319,7 +342,7 @@ def forget(t):
     return t
 
 
-@_memo
+@memo
 def forget_floats(t):
     """``t`` without the values of its floats (which never decide a type)."""
     if type(t) is Scalar:
@@ -331,7 +354,7 @@ def forget_floats(t):
     return t
 
 
-@_memo
+@memo
 def widen(t):
     """``t`` with every value forgotten, those closures captured included (the
     type of what a buffer holds: one type for the values of every iteration)."""
@@ -345,10 +368,12 @@ def widen(t):
         return FnT(t.code, ((n, widen(x)) for n, x in t.captured))
     if tt is BufferT:
         return BufferT(widen(t.elem))
+    if tt is SumT:
+        return reduce(_sum, map(widen, t.members))
     return t
 
 
-@_memo
+@memo
 def join(a, b):
     """The least type both ``a`` and ``b`` are (BOTTOM is below everything)."""
     if a is BOTTOM:
@@ -375,7 +400,49 @@ def join(a, b):
             same = id(m.code) if type(m) is FnT else m.key()
             members[same] = join(members[same], m) if same in members else m
         return UnionT(members.values())
+    if ta is SumT and tb in (TupleT, SumT) or tb is SumT and ta is TupleT:
+        return _sum(a, b)
     raise JoinError(f"{show(a)} and {show(b)}")
+
+
+@memo
+def join_results(a, b):
+    """The type of the result of a call of a union whose members give ``a``
+    and ``b``: their join, but where two tuples cannot be joined (the
+    sensitivities of closures of different codes), their sum; the zero
+    sensitivity and an f64 sensitivity join to f64."""
+    try:
+        return join(a, b)
+    except JoinError:
+        pass
+    ta, tb = type(a), type(b)
+    if a is ZeroT and tb is Scalar and b.kind == "f64":
+        return Scalar("f64")     # the zero held as 0.0
+    if b is ZeroT and ta is Scalar and a.kind == "f64":
+        return Scalar("f64")
+    if ta is TupleT and tb is TupleT and len(a.items) == len(b.items):
+        try:
+            return TupleT(map(join_results, a.items, b.items))
+        except JoinError:
+            pass
+    if ta in (TupleT, SumT) and tb in (TupleT, SumT):
+        return _sum(a, b)
+    raise JoinError(f"{show(a)} and {show(b)}")
+
+
+def _sum(a, b):
+    """The sum of tuple types and sums ``a`` and ``b``: members that join, joined."""
+    members = []
+    for m in _members(a) + _members(b):
+        for i, n in enumerate(members):
+            try:
+                members[i] = join(n, m)
+                break
+            except JoinError:
+                pass
+        else:
+            members.append(m)
+    return members[0] if len(members) == 1 else SumT(members)
 
 
 def _is_function(t):
@@ -383,10 +450,10 @@ def _is_function(t):
 
 
 def _members(t):
-    return list(t.members) if type(t) is UnionT else [t]
+    return list(t.members) if type(t) in (UnionT, SumT) else [t]
 
 
-@_memo
+@memo
 def flat(t):
     """The type of a value of type ``t`` with each closure in it written as
     the tuple of what it captured (how a specialized program holds closures,
@@ -400,12 +467,12 @@ def flat(t):
         return RecordT(t.rtype, map(flat, t.items))
     if tt is BufferT:
         return BufferT(flat(t.elem))
-    if tt is UnionT:
+    if tt is UnionT or tt is SumT:
         return TaggedT(map(flat, t.members))
     return t
 
 
-@_memo
+@memo
 def depth(t):
     """How deeply tuples, records and buffers nest in ``t``."""
     if type(t) in (TupleT, RecordT):
@@ -414,6 +481,8 @@ def depth(t):
         return 1 + depth(t.elem)
     if type(t) is FnT:
         return 1 + max((depth(i) for _, i in t.captured), default=0)
+    if type(t) is SumT:
+        return max(map(depth, t.members))
     return 0
 
 
@@ -506,7 +575,7 @@ def matches(v, t):
     if tt is BufferT:
         # the zero prefix of a buffer (values.Buffer) is the zero of any element type
         return type(v) is Buffer and all(matches(x, t.elem) for x in v.elements()[v.base:])
-    if tt is UnionT:
+    if tt is UnionT or tt is SumT:
         return any(matches(v, m) for m in t.members)
     if tt is FnT:
         return type(v) is Closure
@@ -534,7 +603,7 @@ def show(t, depth=-1):
     return _text(t, lambda x: show(x, depth - 1))
 
 
-@_memo
+@memo
 def _shown(t):
     return _text(t, _shown)
 
@@ -571,6 +640,8 @@ def _text(t, sub):
         return f"(buffer {sub(t.elem)})"
     if tt is UnionT:
         return "(union " + " ".join(map(sub, t.members)) + ")"
+    if tt is SumT:
+        return "(sum " + " ".join(map(sub, t.members)) + ")"
     if tt is ArrowT:
         return "(-> [" + " ".join(map(sub, t.params)) + "] " + sub(t.result) + ")"
     if tt is TaggedT:
@@ -578,7 +649,7 @@ def _text(t, sub):
     return "?"
 
 
-@_memo
+@memo
 def form(t):
     """``t`` as the form :func:`show`'s text reads as (parts shared)."""
     tt = type(t)
@@ -612,7 +683,7 @@ def form(t):
         return Form((Symbol("buffer"), form(t.elem)))
     if tt is ArrowT:
         return Form((Symbol("->"), Vec(tuple(map(form, t.params))), form(t.result)))
-    head = "union" if tt is UnionT else "tagged"
+    head = "union" if tt is UnionT else "sum" if tt is SumT else "tagged"
     return Form((Symbol(head),) + tuple(map(form, t.members)))
 
 
@@ -692,6 +763,8 @@ def read(form, lookup=None):
         return BufferT(read(args[0], lookup))
     if h == "union":
         return UnionT(read(i, lookup) for i in args)
+    if h == "sum":
+        return SumT(read(i, lookup) for i in args)
     if h == "tagged":
         return TaggedT(read(i, lookup) for i in args)
     if h == "bottom":

@@ -7,12 +7,14 @@ Every specialization in this file is checked by the Lmono checker and run by
 the interpreter, which checks each value against its inferred type, and
 compared with the interpreter's run of the untyped program."""
 
+import math
+
 import numpy as np
 import pytest
 
 import myia_sx
 from myia_sx import interp, pipeline, types
-from myia_sx.errors import SxShapeError, SxSyntaxError, SxTypeError
+from myia_sx.errors import SxGradError, SxShapeError, SxSyntaxError, SxTypeError
 from myia_sx.forms import Form, Symbol, Vec
 from myia_sx.passes import infer_types
 from myia_sx.passes import specialize as spec_pass
@@ -251,6 +253,48 @@ def test_a_typed_program_reads_back_without_its_environment():
     assert types.show(t) == "(union (fn f [(record P :a f64 :b i64)]) (primitive sin))"
 
 
+def test_sums_join_tuples_that_cannot_be_joined():
+    # the results of a union's members: a sum where tuples do not join, read back
+    f, z = types.Scalar("f64"), types.ZeroT
+    a = types.TupleT([f, f, f])
+    b = types.TupleT([f, types.TupleT([f])])
+    with pytest.raises(types.JoinError):
+        types.join(a, b)
+    s = types.join_results(a, b)
+    assert type(s) is types.SumT and set(s.members) == {a, b}
+    assert types.read(read_one(types.show(s))) == s
+    assert types.join_results(s, a) == s and types.join(s, a) == s
+    # tuples of one length join itemwise; the zero sensitivity is held as 0.0
+    assert types.join_results(types.TupleT([z, f]), types.TupleT([f, f])) == \
+        types.TupleT([f, f])
+    assert types.flat(s) == types.TaggedT([types.flat(m) for m in s.members])
+    k = s.members.index(b)     # a value of a sum: its member's index, and the member
+    assert types.matches((k, (1.0, (2.0,))), types.flat(s))
+    assert not types.matches((k, (1.0, 2.0, 3.0)), types.flat(s))
+
+
+def test_fourth_order_gradient_through_a_branch():
+    # sums of sensitivities inside tuples: zeros, fills and additions are
+    # written part by part, a tag kept a tag
+    m = myia_sx.load_string("(defn g [x] (if (> x 0.0) (* x (* x x)) (sin x)))\n"
+                            "(defn d4 [x] ((grad (grad (grad (grad g)))) x))")
+    for x in (0.7, -0.7):
+        sp = specialized(m, "d4", x)
+        same(sp.run(m._env, (x,)), 0.0 if x > 0 else math.sin(x))
+        assert not {"%J", "%J-shallow", "%grad"} & set(symbols(sp.program))
+
+
+def test_a_function_that_differentiates_itself_without_end_is_a_located_error():
+    # g's gradient calls f, which differentiates g again: a J-transform of a
+    # J-transform ... without end, stopped at the sixth order
+    m = myia_sx.load_string("(defn g [x] (if (> x 10.0) x (* x (f x))))\n"
+                            "(defn f [x] ((grad g) (+ x 4.0)))", filename="t.sx")
+    with pytest.raises(SxGradError) as info:
+        m.f.specialize(1.0)
+    assert info.value.message.startswith("g would be differentiated more than 5 times")
+    assert (info.value.span.line, info.value.span.col) == (2, 20)    # g, in (grad g)
+
+
 @pytest.mark.parametrize("g", ["(grad (grad f) :wrt [0 1])", "(grad (grad f :wrt 1) :wrt 0)"])
 def test_higher_order_gradients_through_a_branch(g):
     # the branches' backpropagators capture the same variables: one type
@@ -260,18 +304,30 @@ def test_higher_order_gradients_through_a_branch(g):
         specialized(m, "dd", x, y)
 
 
+def test_higher_order_gradients_through_branches_that_capture_different_variables():
+    # each branch's backpropagator captures its own values: the sensitivity
+    # of the backpropagator the if chose is a sum of their tuples, tagged
+    m = myia_sx.load_string(
+        "(defn f [x y] (if (< y 0.0) (* x y) (sin (* x (* y y)))))\n"
+        "(defn d2 [x y] ((grad (grad f) :wrt [0 1]) x y))\n"
+        "(defn d3 [x y] ((grad (grad (grad f)) :wrt [0 1]) x y))", filename="t.sx")
+    for x, y in ((0.5, -1.5), (0.5, 1.5), (-1.25, 0.75)):
+        if y < 0:
+            want2, want3 = (0.0, 1.0), (0.0, 0.0)
+        else:
+            s, c = math.sin(x * y * y), math.cos(x * y * y)
+            want2 = (-y ** 4 * s, 2 * y * c - 2 * x * y ** 3 * s)
+            want3 = (-y ** 6 * c, -4 * y ** 3 * s - 2 * x * y ** 5 * c)
+        for name, want in (("d2", want2), ("d3", want3)):
+            sp = specialized(m, name, x, y)
+            np.testing.assert_allclose(sp.run(m._env, (x, y)), want, rtol=1e-12, atol=1e-12)
+            assert not {"%J", "%J-shallow", "%grad"} & set(symbols(sp.program))
+            assert any("(sum [" in types.show(t) for ctx in sp.inference.contexts.values()
+                       for t in ctx.types.values() if isinstance(t, types.T)), name
+
+
 def test_what_inference_cannot_type_yet_is_a_located_error():
-    # docs/types.md, "Limits": a second-order gradient through an if whose
-    # branches' backpropagators capture different variables ...
-    m = myia_sx.load_string("(defn f [x y] (if (< y 0.0) (* y 2.0) x))\n"
-                            "(defn dd [x y] ((grad (grad f) :wrt [0 1]) x y))", filename="t.sx")
-    with pytest.raises(SxTypeError) as info:
-        m.dd.specialize(0.5, -1.0)
-    assert info.value.message.startswith(
-        "the functions this call may reach return values of types that cannot be joined")
-    assert info.value.span.line == 2
-    assert m.dd(0.5, -1.0) == (0.0, 0.0)   # the interpreter runs it
-    # ... and the gradient of a recursion that is not a loop
+    # docs/types.md, "Limits": the gradient of a recursion that is not a loop
     # (an integer from Python is any i64; a literal depth is known)
     m = myia_sx.load_string("(defn p [x n] (if (= n 0) 1.0 (* x (p x (- n 1)))))\n"
                             "(defn dp [x n] ((grad p) x n))\n"

@@ -48,8 +48,9 @@ def test_random_programs_and_their_gradients(src, values):
 
 
 # What inference cannot type yet in a second-order gradient (docs/types.md,
-# "Limits"): the sensitivity of a backpropagator chosen by an if (a union of
-# functions), and a buffer of a differentiated loop whose elements change
+# "Limits"): the results of the members of a union of functions that are
+# neither joined nor told apart by their length (a sum of two tuples of the
+# same length), and a buffer of a differentiated loop whose elements change
 # type from one iteration to the next.
 LIMITS = ("the functions this call may reach return values of types that cannot be joined",
           "cannot destructure",   # the same, seen where a member's result is taken apart

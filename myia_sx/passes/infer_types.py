@@ -26,7 +26,13 @@ specializer (:mod:`myia_sx.passes.specialize`) writes the program.  Errors
 are located SxErrors with the call path from the entry point: wrong
 argument count or kind, branches that cannot be joined, a function that can
 never return, a state that grows without bound, a missing record field, a
-shape mismatch.  Inference runs nothing: it stops and reports.
+shape mismatch.  Inference runs nothing.  An error is kept on its context
+until no type grows, and reported if the entry point still reaches that
+context (one made while its caller's types were growing, with one member of
+a sum before the others arrived, may be left behind); the limits stop it at
+once.  A call of a union whose members return tuples that cannot be joined
+returns their sum (:class:`myia_sx.types.SumT`), taken apart where one
+member fits a pattern.
 """
 
 from __future__ import annotations
@@ -41,20 +47,22 @@ from ..interp import locate, written_span
 from ..prims import PRIMS, Prim, PrimConst, PrimShapeError
 from ..prims.type_rules import typed
 from ..types import (BOTTOM, ArrayT, BufferT, Code, CtorT, FnT, JoinError, PrimT, RecordT,
-                     Scalar, TupleT, UnionT, ZeroT, depth, describe, forget, forget_floats, join,
-                     of_value)
+                     Scalar, SumT, TupleT, UnionT, ZeroT, depth, describe, forget, forget_floats,
+                     join, join_results, of_value)
 
 MAX_DEPTH = 64          # deeper nesting of a loop's state: it grows without bound (4th-order
                         # backpropagators nest deeper than 24)
 MAX_CONTEXTS = 2000     # contexts of one code
 MAX_VARIANTS = 6        # contexts of one code and signature that differ only in values
+MAX_ORDER = 5           # J-transforms of J-transforms (a function that differentiates itself
+                        # through a recursion asks for every order)
 
 
 class Ctx:
     """One context: ``code`` called with ``args`` (and ``captured``)."""
 
     __slots__ = ("key", "code", "captured", "args", "result", "readers", "types", "calls",
-                 "caller", "site", "evaluated")
+                 "caller", "site", "evaluated", "error")
 
     def __init__(self, key, code, captured, args, caller, site):
         self.key = key
@@ -70,9 +78,20 @@ class Ctx:
         self.caller = caller
         self.site = site
         self.evaluated = False
+        self.error = None    # the error of the last evaluation
 
     def __repr__(self):
         return f"<ctx {self.code.name} {' '.join(map(describe, self.args))}>"
+
+
+class _Limit(Exception):
+    """A limit of inference reached (:data:`MAX_DEPTH`, :data:`MAX_CONTEXTS`,
+    :data:`MAX_ORDER`):
+    it stops at once, with ``error``."""
+
+    def __init__(self, error):
+        super().__init__(error)
+        self.error = error
 
 
 class Inference:
@@ -88,11 +107,11 @@ class Inference:
         self.variants = {}
 
     # -- codes and globals
-    def code(self, fn, ns, name, group=None):
+    def code(self, fn, ns, name, group=None, order=None):
         """The canonical :class:`Code` of ``fn`` (one per form)."""
         got = self.codes.get(id(fn))
         if got is None:
-            got = self.codes[id(fn)] = Code(fn, ns, name, group)
+            got = self.codes[id(fn)] = Code(fn, ns, name, group, order)
         return got
 
     def code_of(self, closure):
@@ -132,9 +151,16 @@ class Inference:
             raise SxTypeError(f"{code_label(fn_type.code)} takes {n} argument"
                               f"{'s' * (n != 1)}, got {len(args)}",
                               written_span(fn_type.code.fn.span))
-        ctx = self.context(fn_type, tuple(args), None, None)
-        self.run()
-        self.check_returns(ctx)
+        try:
+            ctx = self.context(fn_type, tuple(args), None, None)
+            self.run()
+        except _Limit as stop:
+            raise stop.error from None
+        reached = self.reachable(ctx)
+        for c in reached:
+            if c.error is not None:
+                raise c.error
+        self.check_returns(reached)
         return ctx
 
     def context(self, fn_type, args, caller, site):
@@ -160,14 +186,14 @@ class Inference:
                 err = SxTypeError(f"the arguments of {code_label(code)} grow without bound "
                                   f"(a tuple nested deeper at every call?): "
                                   f"{_short(describe(grown))}", site)
-                raise self.located(err, caller)
+                raise _Limit(self.located(err, caller))
             if n > MAX_CONTEXTS:
                 err = SxTypeError(
                     f"{code_label(code)} would need more than {MAX_CONTEXTS} versions: the types "
                     "of its arguments or of what it captured change at every call (the "
                     "gradient of a recursion that is not a loop, as deep as a value known "
                     "only when it runs?)", site)
-                raise self.located(err, caller)
+                raise _Limit(self.located(err, caller))
             ctx = Ctx(key, code, fn_type.captured, args, caller, site)
             self.contexts[key] = ctx
             self.enqueue(ctx)
@@ -179,12 +205,22 @@ class Inference:
             self.queue.append(ctx)
 
     def run(self):
+        """Evaluate contexts until no result grows.  An error is kept on its
+        context, not raised: a context made while a caller's types were
+        still growing (one member of a sum, before the others arrived) may
+        no longer be called in the end (:meth:`entry` raises the errors of
+        the contexts still reached)."""
         while self.queue:
             ctx = self.queue.popleft()
             self.queued.discard(ctx.key)
-            result = _Evaluator(self, ctx).function()
-            ctx.evaluated = True
-            new = self.join_results(ctx, result)
+            try:
+                result = _Evaluator(self, ctx).function()
+                ctx.evaluated = True
+                new = self.join_results(ctx, result)
+            except SxError as e:
+                ctx.error = e
+                continue
+            ctx.error = None
             if new != ctx.result:
                 ctx.result = new
                 for r in ctx.readers:
@@ -212,9 +248,9 @@ class Inference:
                         stack.append(c)
         return [c for k, c in self.contexts.items() if k in seen]
 
-    def check_returns(self, entry):
+    def check_returns(self, reached):
         # the last made first: a caller waits on its callee, not the other way
-        for ctx in reversed(self.reachable(entry)):
+        for ctx in reversed(reached):
             if ctx.result is BOTTOM:
                 err = SxTypeError(f"{code_label(ctx.code)} can never return (a recursion "
                                   "with no base case?)", written_span(ctx.code.fn.span))
@@ -287,7 +323,8 @@ class _Evaluator:
             pairs, _ = code.group
             for n, f in pairs:
                 if n.name not in env:
-                    env[n.name] = FnT(self.inf.code(f, self.ns, n.name, (pairs, n.name)),
+                    env[n.name] = FnT(self.inf.code(f, self.ns, n.name, (pairs, n.name),
+                                                    self.ctx.code.order),
                                       self.ctx.captured)
                     self.ctx.types[n.name] = env[n.name]
         for p, t in zip(params, self.ctx.args):
@@ -317,7 +354,8 @@ class _Evaluator:
                     free |= set(core.free_variables(f, self.is_global))
                 captured = tuple((n, env[n]) for n in sorted(free - names))
                 for n, f in pairs:
-                    env[n.name] = FnT(self.inf.code(f, self.ns, n.name, (pairs, n.name)),
+                    env[n.name] = FnT(self.inf.code(f, self.ns, n.name, (pairs, n.name),
+                                                    self.ctx.code.order),
                                       captured)
                     self.ctx.types[n.name] = env[n.name]
                 body = body.items[2]
@@ -339,6 +377,10 @@ class _Evaluator:
             parts = [t] * n
         elif type(t) is TupleT and len(t.items) == n:
             parts = t.items
+        elif type(t) is SumT and [len(m.items) for m in t.members].count(n) == 1:
+            # the one member that fits is the one the value is (the
+            # sensitivity of a closure whose code this one knows)
+            parts = next(m.items for m in t.members if len(m.items) == n)
         else:
             raise self.error(SxTypeError(f"cannot destructure {describe(t)} into {n} names",
                                          p.span), form)
@@ -368,7 +410,7 @@ class _Evaluator:
             captured = tuple((n, env[n]) for n in core.free_variables(x, self.is_global))
             if any(t is BOTTOM for _, t in captured):
                 return BOTTOM
-            return FnT(self.inf.code(x, self.ns, "fn"), captured)
+            return FnT(self.inf.code(x, self.ns, "fn", order=self.ctx.code.order), captured)
         if h == "if":
             return self.branch(x, env)
         if h == ".":
@@ -435,7 +477,7 @@ class _Evaluator:
             outs = [self.apply(m, at, kw, x) for m in ft.members]
             self.ctx.types[("members", id(x))] = outs
             try:
-                return reduce(join, outs, BOTTOM)
+                return reduce(join_results, outs, BOTTOM)
             except JoinError:
                 raise self.error(self.union_results_error(outs), x) from None
         raise self.error(SxTypeError(f"cannot call a value of type {describe(ft)}"), x)
@@ -515,7 +557,7 @@ class _Services:
             maker = inf.services.j_maker(t.code)
             if maker is None:
                 raise SxGradError(f"cannot differentiate {code_label(t.code)}")
-            mcode = inf.code(maker[0], t.code.ns, code_label(t.code) + "%J")
+            mcode = self.j_code(maker[0], t.code)
             return self.call(FnT(mcode), [self.j(c) for c in _maker_inputs(t, maker[1])])
         if tt is PrimT:
             return FnT(self.prim_code(t.prim))
@@ -539,8 +581,24 @@ class _Services:
         if type(t) is not FnT:
             raise SxGradError(f"%J-shallow expects a closure, got {describe(t)}")
         maker = self.ev.inf.services.j_maker(t.code)
-        mcode = self.ev.inf.code(maker[0], t.code.ns, code_label(t.code) + "%J")
+        mcode = self.j_code(maker[0], t.code)
         return self.call(FnT(mcode), list(_maker_inputs(t, maker[1])))
+
+    def j_code(self, form, code):
+        """The code of ``form``, which makes J-transforms of ``code``."""
+        order = code.order + 1
+        if order > MAX_ORDER:
+            # a J-transform's inner function has no name of its own: the
+            # user's form that asks for it names it
+            label = code_label(code)
+            text = span_text(self.form.span)
+            if label.startswith("fn") and text is not None and len(text) <= 40:
+                label = text
+            err = SxGradError(f"{label} would be differentiated more than "
+                              f"{MAX_ORDER} times (a function that differentiates itself "
+                              "through a recursion?)", self.form.span)
+            raise _Limit(self.ev.inf.located(err, self.ev.ctx))
+        return self.ev.inf.code(form, code.ns, code_label(code) + "%J", order=order)
 
     def prim_code(self, prim):
         form, ns = self.ev.inf.services.prim_j(prim)

@@ -18,7 +18,10 @@ value typed.
   - A union of functions (closures of different codes that meet in an
     ``if``, a function's result or a buffer) is held as ``[tag value]``
     (:class:`myia_sx.types.TaggedT`): a call of it dispatches on the tag,
-    and a value is tagged (coerced) where it meets the union.
+    and a value is tagged (coerced) where it meets the union.  A sum
+    (:class:`myia_sx.types.SumT`, what such a call returns where its
+    members' tuples cannot be joined) is held tagged the same way; a
+    pattern that fits one member takes it apart as that member.
   - ``%J``, ``%J-shallow`` and the makers (``%grad`` ...) become calls of
     the functions inference made of their code (the J-maker of a closure
     gets the J-values of the closure's tuple).
@@ -48,9 +51,10 @@ from .. import core
 from ..errors import SxTypeError
 from ..forms import Form, Symbol, Vec, head_name, user_name
 from ..prims import PRIMS
-from ..prims.type_rules import typed
-from ..types import (BOTTOM, ArrowT, BufferT, CtorT, FnT, PrimT, RecordT, Scalar, TupleT, UnionT,
-                     ZeroT, flat, show, widen)
+from ..prims.type_rules import (sens_add, sens_fill, sens_type, sum_member,
+                                typed)
+from ..types import (BOTTOM, ArrowT, BufferT, CtorT, FnT, JoinError, PrimT, RecordT, Scalar,
+                     SumT, TupleT, UnionT, ZeroT, flat, join_results, memo, show, widen)
 from ..types import form as type_form
 
 # Primitives whose result the types of their arguments decide: after
@@ -293,6 +297,11 @@ class _Body:
             self.scope[p.name] = self.w.constant(t)[0]
             return
         value = self.c(c, t)
+        if type(p) is Vec and type(t) is SumT:
+            # the member that fits the pattern (inference chose it): untagged
+            tagged = value if type(value) is Symbol else self.temp("sum", flat(t), value)
+            t = next(m for m in t.members if len(m.items) == len(p.items))
+            value = Form((S("get"), tagged, 1))
         self.w.substitute(p, t, self.scope)
         self.bind(p, value if head_name(value) == "%the" else self.w.the(flat(t), value))
 
@@ -364,6 +373,9 @@ class _Body:
             return self.made(ft.prim.name, x, args)
         if type(ft) is UnionT:
             return self.dispatch(x, ft, want)
+        if type(ft) is PrimT and ft.prim.name in SENS_OPS and \
+                any(_holds_tag(self.type_of(a)) for a in args):
+            return self.sens_op(ft.prim.name, x, args, want)
         callees = self.ctx.calls.get(id(x))
         return self.direct(x, ft, lambda: self.atom(f), callees[0] if callees else None, want)
 
@@ -417,7 +429,128 @@ class _Body:
             out = self.body_of(lambda out=out: out)
         return out
 
-    # -- code made by differentiation
+    # -- sensitivities of values that hold a tag
+    def sens_op(self, name, x, args, want):
+        """``(%zeros-like v)``, ``(%sens-fill d v)`` or ``(%sens+ a b)`` where a
+        value holds a tag (a union's or a sum's), which the run-time
+        primitive would take for a number: written part by part, a tagged
+        part by a dispatch on its tag."""
+        parts = [(self.atom(a), self.type_of(a)) for a in args]
+        if name == "%zeros-like":
+            v, t = self.zeros(*parts[0], x)
+        elif name == "%sens-fill":
+            v, t = self.fill(*parts[0], *parts[1], x)
+        else:
+            v, t = self.add(*parts[0], *parts[1], x)
+        return self.coerce(v, t, want)
+
+    def parts_of(self, a, t):
+        """The parts of atom ``a`` of type ``t`` (a tuple, record or closure)
+        as (atom, type) pairs, and a function that rebuilds the value from
+        atoms of its parts."""
+        tt = type(t)
+        if tt is RecordT:
+            return ([(self.temp("field", flat(u), Form((S("."), a, S(f)))), u)
+                     for f, u in zip(t.rtype.fields, t.items)],
+                    lambda items: Form([S(t.rtype.name), *items]))
+        items = t.items if tt is TupleT else [u for _, u in t.captured]
+        return ([(self.temp("item", flat(u), Form((S("get"), a, i))), u)
+                 for i, u in enumerate(items)], Vec)
+
+    def on_tag(self, a, t, r, write, x):
+        """An atom of type ``r`` for tagged atom ``a`` of type ``t``: on its
+        tag, ``write(member_atom, member)`` for each member, as type ``r``."""
+        tag = self.temp("tag", Scalar("i64"), Form((S("get"), a, 0)))
+        branches = []
+        for m in t.members:
+            def branch(m=m):
+                mv = self.temp("member", flat(m), Form((S("get"), a, 1)))
+                v, vt = write(mv, m)
+                return self.coerce(v, vt, r)
+            branches.append(branch)
+        out = self.body_of(branches[-1])
+        for k in range(len(branches) - 2, -1, -1):
+            test = self.temp("is", Scalar("bool"), Form((S("="), tag, k)))
+            out = self.body_of(lambda out=out, test=test, k=k:
+                               Form((S("if"), test, self.body_of(branches[k]), out), x.span))
+        return self.temp("v", flat(r), out)
+
+    def zeros(self, a, t, x):
+        """The zero sensitivity of atom ``a`` of type ``t``: (atom, type)."""
+        r = sens_type(t)
+        if r is ZeroT:
+            return S("%zero"), r
+        tt = type(t)
+        if not _holds_tag(t):
+            return self.temp("z", flat(r), Form((S("%zeros-like"), a), x.span)), r
+        if tt in (UnionT, SumT):
+            return self.on_tag(a, t, r, lambda mv, m: self.zeros(mv, m, x), x), r
+        if tt in (TupleT, RecordT, FnT):
+            parts, build = self.parts_of(a, t)
+            zs = [self.zeros(v, u, x) for v, u in parts]
+            r = RecordT(t.rtype, [u for _, u in zs]) if tt is RecordT else \
+                TupleT(u for _, u in zs)
+            return self.temp("z", flat(r), build([v for v, _ in zs])), r
+        raise SxTypeError(f"the zero sensitivity of {_cut(show(t))}: not specialized yet",
+                          x.span)
+
+    def fill(self, d, td, w, tw, x):
+        """``(%sens-fill d w)``, part by part: (atom, type)."""
+        if td is ZeroT or tw is ZeroT:
+            return self.zeros(w, tw, x)
+        r = sens_fill(td, tw)
+        if not (_holds_tag(tw) or _holds_tag(td)):
+            return self.temp("d", flat(r), Form((S("%sens-fill"), d, w), x.span)), r
+        if type(td) is SumT:
+            return self.on_tag(d, td, r, lambda dv, m: self.fill(dv, m, w, tw, x), x), r
+        if type(tw) in (SumT, UnionT):
+            return self.on_tag(w, tw, r, lambda wv, k: self.fill(d, td, wv, k, x), x), r
+        if type(td) is TupleT and type(tw) in (TupleT, FnT) or \
+                type(td) is RecordT and type(tw) is RecordT and td.rtype is tw.rtype:
+            dparts, build = self.parts_of(d, td)
+            wparts, _ = self.parts_of(w, tw)
+            if len(dparts) == len(wparts):
+                fs = [self.fill(dv, dt, wv, wt, x) for (dv, dt), (wv, wt) in zip(dparts, wparts)]
+                r = RecordT(td.rtype, [u for _, u in fs]) if type(td) is RecordT else \
+                    TupleT(u for _, u in fs)
+                return self.temp("d", flat(r), build([v for v, _ in fs])), r
+        return d, td
+
+    def add(self, a, ta, b, tb, x):
+        """``(%sens+ a b)``, part by part: (atom, type).  A sum and a tuple are
+        sensitivities of one value, so of the member of the tuple's length."""
+        if ta is ZeroT:
+            return b, tb
+        if tb is ZeroT:
+            return a, ta
+        r = sens_add(ta, tb)
+        if not (_holds_tag(ta) or _holds_tag(tb)):
+            return self.temp("d", flat(r), Form((S("%sens+"), a, b), x.span)), r
+        if type(ta) is not SumT and type(tb) is SumT:
+            a, ta, b, tb = b, tb, a, ta
+        if type(ta) is SumT and type(tb) is not SumT:
+            m = sum_member(ta, len(tb.items))
+            av = self.temp("member", flat(m), Form((S("get"), a, 1)))
+            return self.add(av, m, b, tb, x)
+        if type(ta) is SumT:
+            def member(av, m):
+                n = sum_member(tb, len(m.items))
+                if n is None:    # not a sensitivity of the value b's is of
+                    return av, m
+                bv = self.temp("member", flat(n), Form((S("get"), b, 1)))
+                return self.add(av, m, bv, n, x)
+            return self.on_tag(a, ta, r, member, x), r
+        if not (type(ta) is type(tb) is TupleT and len(ta.items) == len(tb.items) or
+                type(ta) is type(tb) is RecordT and ta.rtype is tb.rtype):
+            raise SxTypeError(f"adding sensitivities {_cut(show(ta))} and {_cut(show(tb))}: "
+                              "not specialized yet", x.span)
+        aparts, build = self.parts_of(a, ta)
+        bparts, _ = self.parts_of(b, tb)
+        sums = [self.add(av, at, bv, bt, x) for (av, at), (bv, bt) in zip(aparts, bparts)]
+        r = RecordT(ta.rtype, [u for _, u in sums]) if type(ta) is RecordT else \
+            TupleT(u for _, u in sums)
+        return self.temp("d", flat(r), build([v for v, _ in sums])), r
+
     def coerce(self, a, have, want):
         """An atom for atom ``a`` of type ``have`` as a value of type ``want``,
         a type joined from ``have``: a function becomes a member of a union
@@ -426,8 +559,14 @@ class _Body:
         if not _needs_coercion(have, want):
             return a
         th, tw = type(have), type(want)
-        if tw is UnionT and th is UnionT:
-            tags = [_member_index(want, m) for m in have.members]
+        if have is ZeroT and tw is Scalar and want.kind == "f64":
+            return 0.0
+        if tw is SumT and th is not SumT:
+            k = _sum_member(want, have)
+            return self.temp("v", flat(want), Vec([k, self.coerce(a, have, want.members[k])]))
+        if tw is th is SumT or tw is UnionT and th is UnionT:
+            index = _sum_member if tw is SumT else _member_index
+            tags = [index(want, m) for m in have.members]
             for m, k in zip(have.members, tags):
                 if _needs_coercion(m, want.members[k]):
                     raise SxTypeError(f"a member {_cut(show(m))} of a union held as "
@@ -435,7 +574,7 @@ class _Body:
             table = self.temp("tags", flat(TupleT(Scalar("i64") for _ in tags)), Vec(tags))
             old = self.temp("tag", Scalar("i64"), Form((S("get"), a, 0)))
             new = self.temp("tag", Scalar("i64"), Form((S("get"), table, old)))
-            v = self.temp("member", UnionT(map(flat, have.members)), Form((S("get"), a, 1)))
+            v = self.temp("member", th(map(flat, have.members)), Form((S("get"), a, 1)))
             return self.temp("v", flat(want), Vec([new, v]))
         if tw is UnionT:
             return self.temp("v", flat(want), Vec([_member_index(want, have), a]))
@@ -546,6 +685,35 @@ def _same_layout(a, b):
     if ta is TupleT or ta is RecordT and a.rtype is b.rtype:
         return len(a.items) == len(b.items) and all(map(_same_layout, a.items, b.items))
     return False
+
+
+SENS_OPS = ("%zeros-like", "%sens-fill", "%sens+")
+
+
+@memo
+def _holds_tag(t):
+    """Whether a value of type ``t`` holds a tag: a union's or a sum's."""
+    tt = type(t)
+    if tt is UnionT or tt is SumT:
+        return True
+    if tt is TupleT or tt is RecordT:
+        return any(map(_holds_tag, t.items))
+    if tt is FnT:
+        return any(_holds_tag(u) for _, u in t.captured)
+    if tt is BufferT:
+        return _holds_tag(t.elem)
+    return False
+
+
+def _sum_member(s, t):
+    """The index of the member of sum ``s`` that values of type ``t`` belong to."""
+    for k, m in enumerate(s.members):
+        try:
+            if join_results(m, t) == m:
+                return k
+        except JoinError:
+            pass
+    raise SxTypeError(f"{show(t)} is not a member of {_cut(show(s))}")
 
 
 def _member_index(union, t):

@@ -17,11 +17,14 @@ for the error belongs to the run, not to inference.
 
 from __future__ import annotations
 
+import functools
+
 from .. import dtypes
 from ..errors import SxError, SxGradError, SxTypeError
 from ..forms import Form, Keyword, Symbol, Vec, user_name
 from ..types import (BOTTOM, UNKNOWN, ArrayT, BufferT, CtorT, FnT, JoinError, NoneT, PrimT,
-                     RecordT, Scalar, TupleT, UnionT, ZeroT, describe, flat, join, widen)
+                     RecordT, Scalar, SumT, TupleT, UnionT, ZeroT, describe, flat, join,
+                     join_results, memo, widen)
 from .table import PRIMS, PrimShapeError
 
 NUMBER_KINDS = ("i64", "f64", "f32")
@@ -751,6 +754,7 @@ _form_pred("vector?", "vector")
 
 # -- differentiation ---------------------------------------------------------------------------
 
+@memo
 def sens_type(t):
     """The type of the (filled) sensitivity of a value of type ``t``."""
     tt = type(t)
@@ -768,6 +772,10 @@ def sens_type(t):
         return TupleT(sens_type(x) for _, x in t.captured)
     if tt in (PrimT, CtorT):
         return TupleT(())
+    if tt is UnionT or tt is SumT:
+        # the sensitivity of whichever member the value is: a sum where
+        # the members' tuples cannot be joined
+        return functools.reduce(join_results, map(sens_type, t.members))
     return ZeroT
 
 
@@ -805,11 +813,21 @@ def _is_zero(ctx, args, kw):
     return Scalar("bool", args[0] is ZeroT)
 
 
+def sum_member(s, n):
+    """The member of sum ``s`` with ``n`` items (the one a sensitivity of the
+    same value as a tuple of ``n`` is), or None."""
+    fits = [m for m in s.members if len(m.items) == n]
+    return fits[0] if len(fits) == 1 else None
+
+
+@memo
 def sens_add(a, b):
     if a is ZeroT:
         return b
     if b is ZeroT:
         return a
+    if type(a) is SumT or type(b) is SumT:
+        return _sens_add_sums(a, b)
     if type(a) is TupleT and type(b) is TupleT and len(a.items) == len(b.items):
         return TupleT(map(sens_add, a.items, b.items))
     if type(a) is RecordT and type(b) is RecordT and a.rtype is b.rtype:
@@ -822,6 +840,24 @@ def sens_add(a, b):
     return out
 
 
+def _sens_add_sums(a, b):
+    """Two sensitivities of one value, one or both a sum: the members of the
+    same length are added (the value is one of them, whichever holds it)."""
+    if type(a) is not SumT:
+        a, b = b, a
+    if type(b) is TupleT:
+        m = sum_member(a, len(b.items))
+        if m is None:
+            raise SxTypeError(f"cannot add sensitivities {describe(a)} and {describe(b)}")
+        return sens_add(m, b)
+    if type(b) is not SumT:
+        raise SxTypeError(f"cannot add sensitivities {describe(a)} and {describe(b)}")
+    # a member of a with none of its length in b is not what the value is
+    added = [m if n is None else sens_add(m, n)
+             for m in a.members for n in [sum_member(b, len(m.items))]]
+    return functools.reduce(join_results, added)
+
+
 @rule("%sens+")
 def _sens_add(ctx, args, kw):
     return sens_add(*args)
@@ -832,9 +868,16 @@ def _zeros_like(ctx, args, kw):
     return sens_type(args[0])
 
 
+@memo
 def sens_fill(d, like):
+    """The type of ``(%sens-fill d like)``; where ``d`` or ``like`` is one of
+    several members (a sum, a union), whichever it is."""
     if d is ZeroT or like is ZeroT:
         return sens_type(like)
+    if type(d) is SumT:
+        return functools.reduce(join_results, (sens_fill(m, like) for m in d.members))
+    if type(like) is SumT or type(like) is UnionT:
+        return functools.reduce(join_results, (sens_fill(d, w) for w in like.members))
     if type(d) is TupleT and type(like) is TupleT and len(d.items) == len(like.items):
         return TupleT(map(sens_fill, d.items, like.items))
     if type(d) is RecordT and type(like) is RecordT and d.rtype is like.rtype:
