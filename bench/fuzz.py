@@ -2,11 +2,12 @@
 tests/fuzzing.py; tests/test_fuzz.py runs a few seconds of the same in the suite).
 
     python3 bench/fuzz.py [--seconds 600] [--seed 0] [--budget 5]
-                          [--kinds text,mutant,program,form] [--save DIR]
+                          [--kinds text,mutant,program,ir,form] [--save DIR]
 
 Inputs are drawn in turn from each kind: random ``text``, ``mutant`` test
 programs and examples, random ``program``\\ s (main calling primitives,
-macros and special forms) and random ``form``\\ s (for the printer).  Each text
+macros and special forms), mutants of serialized ``ir`` (the test programs
+exported) and random ``form``\\ s (for the printer).  Each text
 is read, printed back, loaded and its ``main`` run, each step under --budget
 seconds of wall time.  At the end it prints the inputs tried per kind, the
 failures grouped by step and message (with a shortest input for each), the
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import random
 import sys
 import time
 from pathlib import Path
@@ -34,37 +34,18 @@ from myia_sx import pipeline  # noqa: E402
 
 pipeline.VERIFY = False
 
-KINDS = ("text", "mutant", "program", "form")
-
-
-def make(kind: str, rng: random.Random):
-    if kind == "text":
-        return fuzzing.random_text(rng)
-    if kind == "mutant":
-        return fuzzing.mutant(rng)
-    if kind == "program":
-        return fuzzing.random_program(rng)
-    return fuzzing.random_form(rng)
-
-
-def replay(kind: str, seed: int, index: int):
-    """The input number ``index`` of ``kind`` in a run with ``seed``."""
-    rng = random.Random(f"{seed}:{kind}:{index}")
-    return make(kind, rng)
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=600.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--budget", type=float, default=5.0, help="seconds per step of one input")
-    ap.add_argument("--kinds", default=",".join(KINDS))
+    ap.add_argument("--kinds", default=",".join(fuzzing.KINDS))
     ap.add_argument("--save", type=Path, help="write a shortest input of each failure here")
     ap.add_argument("--replay", metavar="KIND:INDEX", help="check one input and print it")
     args = ap.parse_args(argv)
     if args.replay:
         kind, index = args.replay.split(":")
-        x = replay(kind, args.seed, int(index))
+        x = fuzzing.replay(kind, args.seed, int(index))
         print(repr(x))
         found = fuzzing.check_form(x) if kind == "form" else \
             fuzzing.check_text(x, args.budget).failures
@@ -80,7 +61,7 @@ def main(argv=None) -> int:
     index = 0
     while time.perf_counter() - t0 < args.seconds:
         for kind in kinds:
-            x = replay(kind, args.seed, index)
+            x = fuzzing.replay(kind, args.seed, index)
             tried[kind] += 1
             if kind == "form":
                 failures = fuzzing.check_form(x)

@@ -9,8 +9,9 @@ is linear in the size):
   def         top-level constants ``(def xK K)``
   source      the programs of tests/programs/ and examples/, their top-level
               names renamed apart per copy, as many copies as make --mb
-  serialized  the same, compiled (``compile_source``: after the last pass) and
-              printed one form per line with ``dumps``: the exchange format
+  serialized  the same, compiled and written as serialized IR (``(%stage lanf)``
+              and one form per line, as ``Module.export`` writes it): the
+              exchange format, which loads with no pass run
 
 For each it prints the source size, the best time of --runs, MB/s, the time
 per top-level definition, and the ratio of the per-definition times at the
@@ -88,17 +89,10 @@ def program_source(target_bytes: int) -> str:
 
 
 def serialized(target_bytes: int) -> str:
-    """A compiled program, one ``dumps`` line per top-level form, about ``target_bytes``."""
-    unit = program_source(1)
-    final, _ = myia_sx.api.compile_source(unit)
-    forms = list(final)
-    parts, size, k = [], 0, 0
-    while size < target_bytes:
-        text = "\n".join(dumps(f) for f in _renamed(forms, k)) + "\n"
-        parts.append(text)
-        size += len(text)
-        k += 1
-    return "".join(parts)
+    """The source workload compiled and written as serialized IR (``(%stage
+    lanf)``, then one ``dumps`` line per top-level form: ``Module.export``)."""
+    final, _ = myia_sx.api.compile_source(program_source(target_bytes))
+    return pipeline.stage_text(final)
 
 
 def count_definitions(text: str) -> int:

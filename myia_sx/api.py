@@ -19,10 +19,10 @@ import sys
 
 import numpy as np
 
-from . import ad, interp, library, pipeline
+from . import ad, core, interp, library, pipeline
 from .errors import (SxError, SxInternalError, SxSyntaxError, SxTypeError, entry_point,
                      hide_internal_frames, python_site)
-from .forms import Form, Seq, Symbol, Vec
+from .forms import Form, Seq, Symbol, Vec, head_name
 from .prims import Prim
 from .printer import dumps as _dumps
 from .printer import pretty
@@ -274,6 +274,29 @@ def _guard(where, fn, *args):
         raise SxInternalError(where, e) from e
 
 
+def _reached(forms, name):
+    """The forms of compiled module ``forms`` that definition ``name`` needs:
+    the definitions it reaches, its records and requires, in module order."""
+    defs = {}
+    for f in forms:
+        n = core.top_level_name(f) if type(f) is Form else None
+        if n is not None:
+            defs[n.name] = f
+    if name not in defs:
+        raise KeyError(f"the module defines no {name!r}")
+    reached, todo = set(), [name]
+    while todo:
+        n = todo.pop()
+        if n in reached or n not in defs:
+            continue
+        reached.add(n)
+        f = defs[n]
+        if head_name(f) == "def":
+            todo.extend(core.free_names(core.def_parts(f)[1]))
+    return [f for f in forms if head_name(f) in ("require", "defrecord")
+            or head_name(f) == "def" and core.top_level_name(f).name in reached]
+
+
 class Module:
     """A loaded program: its definitions, by name or mangled attribute."""
 
@@ -297,6 +320,22 @@ class Module:
     def forms(self):
         """The module's forms after the last pass."""
         return self._forms
+
+    def export(self, name=None, path=None, stage="lanf"):
+        """The module's compiled program as serialized IR, the text of a
+        module written at ``stage`` (``(%stage lanf)``, then one form per
+        line): with ``name``, only the definitions ``name`` reaches, its
+        J-transforms included, with the module's records and ``require``s.
+        Written to ``path`` when given.  Loading the text (``load``,
+        ``load_string``) checks it against the stage's language and runs no
+        pass and no macro."""
+        forms = self._forms if name is None else _reached(self._forms,
+                                                          self._mangled.get(name, name))
+        text = pipeline.stage_text(forms, stage)
+        if path is not None:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+        return text
 
     def __getitem__(self, name):
         if name not in self._env.globals:

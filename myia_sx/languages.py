@@ -45,10 +45,13 @@ SHOW_WIDTH = 120
 
 
 class LanguageError(Exception):
-    """A pass's output is not in the language the pass writes."""
+    """A pass's output is not in the language the pass writes; ``message``
+    says what is wrong, ``span`` where (that of the offending form)."""
 
-    def __init__(self, language, message):
+    def __init__(self, language, message, span=None):
         super().__init__(f"output is not {language}: {message}")
+        self.message = message
+        self.span = span
 
 
 def show(x):
@@ -83,7 +86,7 @@ class _Language:
     # -- reporting -------------------------------------------------------------------
     def fail(self, message, where=None):
         raise LanguageError(self.name, message if where is None else
-                            f"{message} in {show(where)}")
+                            f"{message} in {show(where)}", getattr(where, "span", None))
 
     def parts(self, take_apart, form):
         """``take_apart(form)``, a :mod:`myia_sx.core` function, with the
@@ -324,7 +327,7 @@ class _Scoped:
         super().ref(s, where)
         n = s.name
         if not (n in self.scope or n in self.top_names or n in self.ctx.global_names
-                or n in PRIMS):
+                or n in PRIMS or self.ctx.derive(n)):
             self.fail(f"unbound name {n}", where)
 
 
@@ -506,7 +509,7 @@ class Lmono(_Anf):
         super().ref(s, where)
         n = s.name
         if not (n in self.scope or n in self.top_names or n in self.ctx.global_names
-                or n in PRIMS):
+                or n in PRIMS or self.ctx.derive(n)):
             self.fail(f"unbound name {n}", where)
 
 

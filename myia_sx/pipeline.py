@@ -28,7 +28,8 @@ from typing import Callable
 
 from . import ad, interp, languages, types
 from .errors import SxError, SxInternalError, SxSyntaxError, SxTypeError
-from .forms import gc_paused
+from .forms import Symbol, gc_paused, head_name
+from .printer import dumps
 from .values import flat_closures, type_name
 from .passes import differentiate, expand_macros, infer_types, normalize_anf, resolve_names
 from .passes import specialize as specialize_pass
@@ -150,12 +151,68 @@ def run_pass(p, module, ctx):
 def compile_module(module, ctx, upto=None):
     """The module after every pass (or after ``upto``); the cyclic garbage
     collector waits meanwhile (:func:`myia_sx.forms.gc_paused`: the passes
-    build trees, and its full collections made loading superlinear)."""
+    build trees, and its full collections made loading superlinear).  A
+    module that :func:`stage_of` marks as written after the last pass is
+    checked instead (:func:`checked_ir`)."""
+    if stage_of(module) is not None:
+        return checked_ir(module, ctx)
     out = module
     with gc_paused():
         for _, stage in stages(module, ctx, upto):
             out = stage
     return out
+
+
+# -- serialized IR ----------------------------------------------------------------------------
+
+# The stages a module can be written at (Module.export) and read back, with
+# the language each is in: after the last pass, Lanf.
+STAGES = {"lanf": "Lanf"}
+STAGE_MARK = "%stage"
+
+
+def stage_of(module):
+    """The stage a module says it was written at, ``(%stage NAME)`` as its
+    first form, or None for source."""
+    first = module[0] if len(module) else None
+    if head_name(first) != STAGE_MARK:
+        return None
+    items = first.items
+    if len(items) != 2 or type(items[1]) is not Symbol or items[1].name not in STAGES:
+        raise SxSyntaxError(f"({STAGE_MARK} NAME) names the stage a program was written at; "
+                            f"stages: {', '.join(STAGES)}", first.span)
+    return items[1].name
+
+
+def checked_ir(module, ctx):
+    """The forms of a module written at a stage (after its mark): its
+    libraries required, then the whole module checked against the stage's
+    language, once, in time linear in its size; no pass runs, so no macro.
+    A module outside the language is a user error (it came from elsewhere)."""
+    language = STAGES[stage_of(module)]
+    forms = tuple(module[1:])
+    try:
+        with gc_paused(), deep_recursion():
+            for f in forms:
+                if head_name(f) == "require":
+                    if ctx.require is None:
+                        raise SxSyntaxError("require needs the library loader", f.span)
+                    ctx.require(ctx.env, f)
+            languages.LANGUAGES[language](forms, ctx)
+    except languages.LanguageError as e:
+        raise SxSyntaxError(f"not a {language} program (the language of "
+                            f"{STAGE_MARK} {stage_of(module)}): {e.message}", e.span) from None
+    except RecursionError:
+        raise SxSyntaxError("code nested too deeply to compile", module[0].span) from None
+    return forms
+
+
+def stage_text(forms, stage="lanf"):
+    """Compiled ``forms`` as the text of a module written at ``stage``: its
+    mark, then one printed form per line (read back by any loader)."""
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
+    return f"({STAGE_MARK} {stage})\n" + "".join(dumps(f) + "\n" for f in forms)
 
 
 # -- from a function and argument types to the typed program ---------------------------------

@@ -22,7 +22,12 @@ Generators take a :class:`random.Random`, so a seed replays an input:
     numbers made huge, code wrapped in macro calls or nested deep);
   - :func:`random_program`: ``main`` made of calls of primitives, macros and
     special forms on random arguments, to reach run-time checks;
-  - :func:`random_form`: a form built in Python, for the printer.
+  - :func:`random_form`: a form built in Python, for the printer;
+  - ``ir``: a mutant of serialized IR (a test program compiled and written
+    by ``Module.export``, ``(%stage lanf)`` first), which loads with no pass
+    run, so its checker is the front door.
+
+:func:`replay` makes input number ``index`` of a kind in a run with a seed.
 """
 
 from __future__ import annotations
@@ -255,6 +260,43 @@ def program_texts() -> list:
     if not _PROGRAM_TEXTS:
         _PROGRAM_TEXTS.extend(f.read_text(encoding="utf-8") for f in PROGRAM_FILES)
     return _PROGRAM_TEXTS
+
+
+_EXPORTED_TEXTS: list = []
+
+
+def exported_texts() -> list:
+    """The test programs and examples compiled and exported as serialized IR
+    (those that load; made once)."""
+    if not _EXPORTED_TEXTS:
+        for f in PROGRAM_FILES:
+            try:
+                m = myia_sx.load(f)
+            except SxError:
+                continue
+            _EXPORTED_TEXTS.append(m.export())
+    return _EXPORTED_TEXTS
+
+
+KINDS = ("text", "mutant", "program", "ir", "form")
+
+
+def make(kind: str, rng: random.Random):
+    """An input of ``kind`` (a text; a form for ``form``)."""
+    if kind == "text":
+        return random_text(rng)
+    if kind == "mutant":
+        return mutant(rng)
+    if kind == "program":
+        return random_program(rng)
+    if kind == "ir":
+        return mutant(rng, rng.choice(exported_texts()))
+    return random_form(rng)
+
+
+def replay(kind: str, seed, index: int):
+    """The input number ``index`` of ``kind`` in a run with ``seed``."""
+    return make(kind, random.Random(f"{seed}:{kind}:{index}"))
 
 
 def _token_spans(text: str) -> list:

@@ -3,6 +3,8 @@ read, ``trusted=False``, and the budgets that keep compile-time work bounded."""
 
 import ast
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -137,6 +139,66 @@ def test_the_ir_of_every_pass_loads_untrusted(tmp_path, after):
     out = m.main(50)
     assert out[:2] == (myia_sx.Keyword("steps"), 50)
     assert out[-1] == 1.0
+
+
+# -- serialized IR: (%stage lanf) --------------------------------------------------------------
+
+EXPORTED = """(require macros.nn)
+(defrecord P [w b])
+(defn sq [x] (* x x))
+(defn loss [p x] (sq (+ (* p.w x) p.b)))
+(defn dloss [p x] ((grad loss) p x))
+(defmacro twice [e] `(+ ~e ~e))
+(defn unrelated [x] (twice x))
+"""
+
+
+def test_an_exported_definition_loads_elsewhere_without_its_source(tmp_path):
+    m = myia_sx.load_string(EXPORTED, filename="m.sx")
+    path = tmp_path / "dloss.sx"
+    text = m.export("dloss", path)
+    assert path.read_text() == text and text.startswith("(%stage lanf)\n")
+    # what dloss reaches, its J-transforms, the records and requires; no macro
+    assert "unrelated" not in text and "twice" not in text and "loss%J" in text
+    # another process: no source, no macro; the same gradient as the hand-written one
+    code = ("import myia_sx\n"
+            f"m = myia_sx.load({str(path)!r}, trusted=False)\n"
+            "print(repr(m.dloss(m.P(2.0, 1.0), 3.0)))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stderr
+    y = 2.0 * 3.0 + 1.0
+    assert r.stdout.strip() == repr(m.P(2 * y * 3.0, 2 * y))
+    # the whole module, and its own copy of a module of it, load the same
+    whole = myia_sx.load_string(m.export(), filename="w.sx")
+    assert whole.unrelated(2.0) == 4.0
+    assert myia_sx.load_string(whole.export(), filename="w2.sx").export() == whole.export()
+
+
+@pytest.mark.parametrize("body, col, message", [
+    ("(def f (fn [x] (when x 1)))", 16, "unbound name when"),
+    ("(def f (fn [x] (+ (* x x) 1)))", 16, "a call argument must be an atom"),
+    ("(def f (fn [x] (let [y x y x] y)))", 16, "y is bound twice"),
+])
+def test_serialized_ir_outside_its_language_is_a_located_error(body, col, message):
+    with pytest.raises(myia_sx.SxSyntaxError) as e:
+        myia_sx.load_string("(%stage lanf)\n" + body, filename="r.sx", trusted=False)
+    assert e.value.message.startswith("not a Lanf program (the language of %stage lanf): "
+                                      + message)
+    assert (e.value.span.line, e.value.span.col) == (2, col)
+
+
+@pytest.mark.parametrize("mark", ["(%stage lflat)", "(%stage)", "(%stage \"lanf\")"])
+def test_an_unknown_stage_is_a_located_error(mark):
+    with pytest.raises(myia_sx.SxSyntaxError, match="stages: lanf") as e:
+        myia_sx.load_string(mark + "\n(def f 1)", filename="r.sx")
+    assert (e.value.span.line, e.value.span.col) == (1, 1)
+
+
+def test_serialized_ir_runs_no_macro_and_no_pass():
+    # a defmacro in IR is not a definition the interpreter takes
+    with pytest.raises(myia_sx.SxError):
+        myia_sx.load_string("(%stage lanf)\n(defmacro m [x] x)\n(def f (fn [x] (m x)))")
 
 
 def test_untrusted_libraries_come_from_paths_and_the_library_root_only(tree):
