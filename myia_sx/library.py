@@ -1,9 +1,9 @@
 """Libraries: the ``.sx`` files of macros and functions that modules use.
 
 Every module starts from the *base* environment: ``macros/core.sx`` (``defn``,
-``cond``, ``loop`` ...) followed by the files of ``prelude/`` in name order
-(``sigmoid``, ``softmax``, tuple helpers ...) and the derivative rules
-``prelude/derivatives.sx``, each compiled by the ordinary
+``cond``, ``loop`` ...) followed by the files of ``prelude/`` in the order
+of :data:`PRELUDE` (``sigmoid``, ``softmax``, tree helpers, optimizers ...)
+and the derivative rules ``prelude/derivatives.sx``, each compiled by the ordinary
 pipeline and evaluated once per process.  A module pulls more with
 ``(require macros.nn)``: the file ``macros/nn.sx``, looked up first next to the
 requiring file, then in the folders the user listed (``load(...,
@@ -53,13 +53,15 @@ def library_root() -> Path:
     return _HERE.parent
 
 
+# The files of prelude/, in the order they load: each may use those before it
+# (the optimizers map over trees; the derivative rules use all the rest).
+PRELUDE = ("arrays.sx", "math.sx", "tuples.sx", "optim.sx", "derivatives.sx")
+
+
 def base_files() -> list:
-    """``macros/core.sx``, the prelude in name order, then its derivative rules
-    (``prelude/derivatives.sx``, which may use the rest of the prelude)."""
+    """``macros/core.sx``, then the prelude (:data:`PRELUDE`)."""
     root = library_root()
-    prelude = sorted((root / "prelude").glob("*.sx"), key=lambda p: (p.name == "derivatives.sx",
-                                                                      p.name))
-    return [root / "macros" / "core.sx"] + prelude
+    return [root / "macros" / "core.sx"] + [root / "prelude" / name for name in PRELUDE]
 
 
 # The calls of functions the top-level definitions of one module may make

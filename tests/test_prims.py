@@ -875,6 +875,23 @@ def test_record_predicate():
     same(run(src), (True, False, True))
 
 
+def test_record_values_and_record_like():
+    src = ("(defrecord P [x y]) (defrecord Q [x y]) "
+           "(defn main [] (let [p (P 1 [2.0 3.0])] "
+           "[(record-values p) (record-like p [4 5]) (record-like (Q 0 0) (record-values p))]))")
+    m = myia_sx.load_string(src)
+    values, p2, q = m.main()
+    same(values, (1, (2.0, 3.0)))
+    assert p2 == m.P(4, 5) and q == m.Q(1, (2.0, 3.0))
+    for bad, message in (("(record-values [1 2])", "record-values expects a record, got tuple"),
+                         ("(record-like (P 1 2) [1])", "record-like expects a tuple of 2 values "
+                                                      "(the fields of P) as argument 2"),
+                         ("(record-like [1 2] [1 2])", "record-like expects a record as "
+                                                       "argument 1")):
+        with pytest.raises(myia_sx.SxTypeError, match=message.replace("(", r"\(").replace(")", r"\)")):
+            run(f"(defrecord P [x y]) (defn main [] {bad})")
+
+
 def test_keyword_values():
     same(ev("':axis"), Keyword("axis"))
 

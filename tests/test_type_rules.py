@@ -551,6 +551,17 @@ def cons():
     return st.tuples(VALUES, mostly(sequences(), bad=st.one_of(NUMBERS, arrays()))).map(call)
 
 
+def record_values():
+    return st.tuples(mostly(records(VALUES))).map(call)
+
+
+def record_like():
+    # a Point, and a tuple of two values (or of another length)
+    values = mostly(st.tuples(VALUES, VALUES),
+                    bad=st.one_of(st.tuples(VALUES), st.tuples(VALUES, VALUES, VALUES)))
+    return st.tuples(mostly(records(VALUES)), values).map(call)
+
+
 def anything(n=1):
     return st.tuples(*[VALUES] * n).map(call)
 
@@ -830,6 +841,7 @@ SPECS = {
     "concat": concat(),
     "first": first_rest(), "rest": first_rest(),
     "cons": cons(),
+    "record-values": record_values(), "record-like": record_like(),
     "%closure-tuple": anything(),
     **{n: anything() for n in ("tuple?", "record?", "array?", "number?", "bool?", "none?",
                                "function?")},

@@ -137,6 +137,26 @@ def _closure_tuple(x):
 
 # -- predicates --------------------------------------------------------------------
 
+@prim("record-values", 1)
+def record_values(r):
+    """The tuple of the field values of record r, in field order."""
+    if not isinstance(r, Record):
+        raise SxTypeError(f"record-values expects a record, got {type_name(r)}")
+    return r._values
+
+
+@prim("record-like", 2)
+def record_like(r, values):
+    """A record of r's type holding values, a tuple of one value per field."""
+    if not isinstance(r, Record):
+        raise SxTypeError(f"record-like expects a record as argument 1, got {type_name(r)}")
+    rt = type(r)._sx_type
+    if type(values) is not tuple or len(values) != len(rt.fields):
+        raise SxTypeError(f"record-like expects a tuple of {len(rt.fields)} values (the fields "
+                          f"of {rt.name}) as argument 2, got {type_name(values)}")
+    return rt.make(values)
+
+
 def _pred(name, test, doc):
     def impl(x):
         return test(x)

@@ -673,6 +673,26 @@ def _cons(ctx, args, kw):
     raise SxTypeError(f"cons expects a form or tuple as argument 2, got {describe(seq)}")
 
 
+@rule("record-values")
+def _record_values(ctx, args, kw):
+    r = args[0]
+    if type(r) is not RecordT:
+        raise SxTypeError(f"record-values expects a record, got {describe(r)}")
+    return TupleT(r.items)
+
+
+@rule("record-like")
+def _record_like(ctx, args, kw):
+    r, values = args
+    if type(r) is not RecordT:
+        raise SxTypeError(f"record-like expects a record as argument 1, got {describe(r)}")
+    n = len(r.rtype.fields)
+    if type(values) is not TupleT or len(values.items) != n:
+        raise SxTypeError(f"record-like expects a tuple of {n} values (the fields of "
+                          f"{r.rtype.name}) as argument 2, got {describe(values)}")
+    return RecordT(r.rtype, values.items)
+
+
 def _pred(name, test):
     @rule(name)
     def r(ctx, args, kw):
