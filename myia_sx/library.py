@@ -54,8 +54,9 @@ def library_root() -> Path:
 
 
 # The files of prelude/, in the order they load: each may use those before it
-# (the optimizers map over trees; the derivative rules use all the rest).
-PRELUDE = ("arrays.sx", "math.sx", "tuples.sx", "optim.sx", "derivatives.sx")
+# (the optimizers map over trees, random numbers fold over shapes; the
+# derivative rules use all the rest).
+PRELUDE = ("arrays.sx", "math.sx", "tuples.sx", "optim.sx", "random.sx", "derivatives.sx")
 
 
 def base_files() -> list:

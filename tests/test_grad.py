@@ -841,3 +841,12 @@ def test_fifth_order_through_a_branch(x):
     want = 0.0 if x > 0 else math.cos(x)   # (x^3)''''' = 0, sin''''' = cos
     same(m.aot(x), want)
     same(m.passed(x), want)
+
+
+def test_a_keyword_argument_of_a_primitive_reaches_its_rule_as_a_value():
+    # (zeros [n] :dtype :i64) under grad: the rule takes :i64 by position
+    m = load("(defn h [n] (+ 1 (sum (zeros [n] :dtype :i64))))\n"
+             "(defn f [x] (* x (float (h 2))))\n"
+             "(defn ddf [x] ((grad (grad f)) x))")
+    assert myia_sx.grad(m.f)(2.0) == 1.0
+    assert m.ddf(2.0) == 0.0

@@ -892,6 +892,14 @@ def test_record_values_and_record_like():
             run(f"(defrecord P [x y]) (defn main [] {bad})")
 
 
+def test_arange_and_threefry():
+    same(run("(defn main [] [(arange 4) (arange 0)])"), (np.arange(4), np.arange(0)))
+    got = run("(defn main [] (threefry2x32 (array [0 0]) (array [0 0])))")
+    assert got.tolist() == [0x6B200159, 0x99BA4EFE]
+    with pytest.raises(myia_sx.SxShapeError, match="arange of a negative length"):
+        run("(defn main [] (arange -1))")
+
+
 def test_keyword_values():
     same(ev("':axis"), Keyword("axis"))
 

@@ -562,6 +562,15 @@ def record_like():
     return st.tuples(mostly(records(VALUES)), values).map(call)
 
 
+def threefry():
+    u32 = st.integers(0, 2 ** 32 - 1)
+    key = mostly(st.lists(u32, min_size=2, max_size=2).map(lambda v: np.array(v, np.int64)),
+                 bad=st.one_of(arrays(("i64",), (3,)), arrays(("f64",), (2,)), GARBAGE))
+    counts = mostly(st.lists(u32, max_size=5).map(lambda v: np.array(v, np.int64)),
+                    bad=st.one_of(arrays(("i64",), (2, 2)), arrays(("f64",), (2,)), GARBAGE))
+    return st.tuples(key, counts).map(call)
+
+
 def anything(n=1):
     return st.tuples(*[VALUES] * n).map(call)
 
@@ -854,6 +863,9 @@ SPECS = {
     "transpose": transpose(),
     "where": where(),
     "size": one(mostly(arrays(), NUMBERS, bad=st.one_of(BOOLS, GARBAGE))),
+    "arange": st.tuples(mostly(st.integers(0, 5), bad=st.one_of(st.just(-1), FLOATS, GARBAGE))
+                        ).map(lambda a: call(a, static={0})),
+    "threefry2x32": threefry(),
     "get-at": get(at=True),
     "to-tuple": one_array(static={0}),   # a tuple of as many items as the array: its shape
     "%zero?": anything(),

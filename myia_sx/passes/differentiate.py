@@ -668,7 +668,10 @@ class _Transform:
         if out is not jp:
             fwd.append(("let", jp, out))
         given = {k.name: v for k, v in jkw}
-        kw = [given.get(k, prim.kwargs[k]) for k in prim.kwargs]
+        # the rule takes the keyword arguments by position: a keyword value
+        # is quoted, else the call would read it as a keyword argument
+        kw = [L(S("quote"), v) if type(v) is Keyword else v
+              for v in (given.get(k, prim.kwargs[k]) for k in prim.kwargs)]
 
         def back_prim(B):
             s = B.of(jp)

@@ -196,6 +196,64 @@ def _size(x):
     return 1
 
 
+@prim("arange", 1)
+def _arange(n):
+    """The i64 array [0 1 ... n-1]."""
+    if type(n) is not int or isinstance(n, bool):
+        raise SxTypeError(f"arange expects an integer, got {type_name(n)}")
+    if n < 0:
+        raise PrimShapeError(f"arange of a negative length {n}")
+    return _alloc("arange", lambda shape, dtype: np.arange(shape[0], dtype=dtype), (n,),
+                  np.int64)
+
+
+# -- random numbers: the counter-based generator Threefry-2x32 (20 rounds), as
+# in JAX and Random123; a key and the counters are uint32 values held in i64.
+
+_U32 = 0xFFFFFFFF
+_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+
+
+def _u32_array(who, x, what, shape=None):
+    if type(x) is not np.ndarray or x.dtype != np.int64 or x.ndim != 1 or \
+            shape is not None and x.shape != shape:
+        raise SxTypeError(f"{who} expects {what}, got {type_name(x)}")
+    if x.size and (x.min() < 0 or x.max() > _U32):
+        raise SxRuntimeError(f"{who}: {what} holds values outside 0 .. 2^32-1")
+    return x.astype(np.uint32)
+
+
+def threefry2x32(key, x0, x1):
+    """The 20-round Threefry-2x32 block cipher of counter pairs (x0, x1),
+    uint32 arrays, under key, a pair of uint32."""
+    k0, k1 = np.uint32(key[0]), np.uint32(key[1])
+    ks = (k0, k1, np.uint32(k0 ^ k1 ^ np.uint32(0x1BD11BDA)))
+    x0, x1 = x0 + ks[0], x1 + ks[1]
+    for i in range(5):
+        for r in _ROTATIONS[i % 2]:
+            x0 = x0 + x1
+            x1 = (x1 << np.uint32(r)) | (x1 >> np.uint32(32 - r))
+            x1 = x1 ^ x0
+        x0 = x0 + ks[(i + 1) % 3]
+        x1 = x1 + ks[(i + 2) % 3] + np.uint32(i + 1)
+    return x0, x1
+
+
+@prim("threefry2x32", 2)
+def _threefry(key, counts):
+    """The counters (an i64 array of uint32 values) enciphered under key (an
+    i64 array of two uint32): the first half of the counters paired with the
+    second, as JAX's threefry_2x32 (an odd count is padded with a zero)."""
+    k = _u32_array("threefry2x32", key, "a key (an i64 array of 2 uint32 values)", (2,))
+    c = _u32_array("threefry2x32", counts, "counters (an i64 array of uint32 values)")
+    n = c.size
+    if n % 2:
+        c = np.concatenate([c, np.zeros(1, np.uint32)])
+    with np.errstate(over="ignore"):
+        y0, y1 = threefry2x32(k, c[:c.size // 2], c[c.size // 2:])
+    return np.concatenate([y0, y1])[:n].astype(np.int64)
+
+
 @prim("get-at", 2)
 def _get_at(a, idx):
     """(get a i j ...) with the indices as one tuple."""

@@ -362,6 +362,27 @@ def _zeros(ctx, args, kw):
     return ArrayT(dtype_kw("zeros", kw["dtype"], "f64"), alloc_shape("zeros", args[0]))
 
 
+@rule("arange")
+def _arange(ctx, args, kw):
+    n = args[0]
+    if not (type(n) is Scalar and n.kind == "i64"):
+        raise SxTypeError(f"arange expects an integer, got {describe(n)}")
+    return ArrayT("i64", alloc_shape("arange", n))
+
+
+@rule("threefry2x32")
+def _threefry(ctx, args, kw):
+    key, counts = args
+    if not (type(key) is ArrayT and key.dtype == "i64" and key.rank == 1 and
+            key.shape[0] in (2, None)):
+        raise SxTypeError(f"threefry2x32 expects a key (an i64 array of 2 uint32 values), got "
+                          f"{describe(key)}")
+    if not (type(counts) is ArrayT and counts.dtype == "i64" and counts.rank == 1):
+        raise SxTypeError(f"threefry2x32 expects counters (an i64 array of uint32 values), got "
+                          f"{describe(counts)}")
+    return counts
+
+
 @rule("full")
 def _full(ctx, args, kw):
     v = args[1]
