@@ -146,3 +146,102 @@ def test_an_optimizer_on_mismatched_trees_is_a_located_error(m):
     with pytest.raises(myia_sx.SxError) as e:
         m.evaluate("(sgd-update (sgd 0.1 0.0) [1.0 2.0] [1.0] (sgd-init [1.0 2.0]))")
     assert e.value.span is not None
+
+
+# -- the layers of macros/layers.sx -----------------------------------------------------------
+
+LAYERS = myia_sx.load_string("""
+(require macros.layers)
+(defn dense-loss [p x] (sum (sin (dense-apply p x))))
+(defn embedding-loss [p ids] (sum (sin (embedding-apply p ids))))
+(defn layer-norm-loss [p x] (sum (sin (layer-norm-apply p x))))
+(defn rnn-loss [p h x] (sum (sin (rnn-cell-apply p h x))))
+(defn lstm-loss [p state x] (let [[h c] (lstm-cell-apply p state x)] (+ (sum (sin h)) (sum (cos c)))))
+(defn init-all [seed]
+  (let [ks (split (key seed) 5)]
+    [(dense-init (get ks 0) 3 2) (embedding-init (get ks 1) 5 4) (layer-norm-init 4)
+     (rnn-cell-init (get ks 2) 3 4) (lstm-cell-init (get ks 3) 3 4)]))
+(defn drop [seed rate x] (dropout (key seed) rate x))
+""", filename="layers.sx")
+
+
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def numpy_forward(name, p, *inputs):
+    """Each layer's forward pass, written with numpy."""
+    if name == "dense":
+        return inputs[0] @ p.W + p.b
+    if name == "embedding":
+        return p.table[inputs[0]]
+    if name == "layer-norm":
+        x = inputs[0]
+        mu = x.mean(-1, keepdims=True)
+        return p.gain * (x - mu) / np.sqrt(x.var(-1, keepdims=True) + 1e-5) + p.bias
+    if name == "rnn":
+        h, x = inputs
+        return np.tanh(x @ p.Wx + h @ p.Wh + p.b)
+    (h, c), x = inputs
+    gate = [x @ p.Wx[k] + h @ p.Wh[k] + p.b[k] for k in range(4)]
+    c2 = sigmoid(gate[1]) * c + sigmoid(gate[0]) * np.tanh(gate[2])
+    return (sigmoid(gate[3]) * np.tanh(c2), c2)
+
+
+def finite_difference(f, p, field, eps=1e-6):
+    """The gradient of f with respect to field of record p, by central differences."""
+    base = getattr(p, field)
+    g = np.zeros_like(base)
+    for i in np.ndindex(base.shape):
+        for sign in (1, -1):
+            w = base.copy()
+            w[i] += sign * eps
+            values = {n: getattr(p, n) for n in p._sx_type.fields}
+            g[i] += sign * f(type(p)(**{**values, field: w})) / (2 * eps)
+    return g
+
+
+@pytest.mark.parametrize("name", ["dense", "embedding", "layer-norm", "rnn", "lstm"])
+def test_each_layer_against_numpy_and_finite_differences(name):
+    dense, emb, ln, rnn, lstm = LAYERS.init_all(0)
+    rng = np.random.default_rng(2)
+    x3, x4 = rng.normal(size=(2, 3)), rng.normal(size=(2, 4))
+    ln = LAYERS.layer_norm(rng.normal(size=4), rng.normal(size=4))
+    p, inputs, apply, loss = {
+        "dense": (dense, (x3,), "dense-apply", "dense-loss"),
+        "embedding": (emb, (np.array([1, 4, 1]),), "embedding-apply", "embedding-loss"),
+        "layer-norm": (ln, (x4,), "layer-norm-apply", "layer-norm-loss"),
+        "rnn": (rnn, (x4, x3), "rnn-cell-apply", "rnn-loss"),
+        "lstm": (lstm, ((x4, rng.normal(size=(2, 4))), x3), "lstm-cell-apply", "lstm-loss"),
+    }[name]
+    want = numpy_forward(name, p, *inputs)
+    got = LAYERS[apply](p, *inputs)
+    for a, b in zip(got, want) if name == "lstm" else [(got, want)]:
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    grad = myia_sx.grad(LAYERS[loss])(p, *inputs)
+    assert type(grad) is type(p)
+    f = lambda q: LAYERS[loss](q, *inputs)   # noqa: E731
+    for field in p._sx_type.fields:
+        np.testing.assert_allclose(getattr(grad, field), finite_difference(f, p, field),
+                                   rtol=1e-6, atol=1e-7)
+
+
+def test_initializers_have_their_shapes_and_scales():
+    dense, emb, ln, rnn, lstm = LAYERS.init_all(0)
+    assert dense.W.shape == (3, 2) and np.array_equal(dense.b, np.zeros(2))
+    assert emb.table.shape == (5, 4) and lstm.Wx.shape == (4, 3, 4)
+    np.testing.assert_array_equal(lstm.b[1], np.ones(4))
+    np.testing.assert_array_equal(ln.gain, np.ones(4))
+    big = myia_sx.load_string("(require macros.layers) (defn w [] (. (dense-init (key 3) 400 300) W))").w()
+    assert abs(big.std() * np.sqrt(400) - 1.0) < 0.02
+    # the same key, the same parameters
+    np.testing.assert_array_equal(LAYERS.init_all(0)[3].Wh, rnn.Wh)
+
+
+def test_dropout_keeps_the_mean():
+    x = np.ones((200, 100))
+    y = LAYERS.drop(5, 0.3, x)
+    kept = y != 0
+    assert abs(kept.mean() - 0.7) < 0.01
+    np.testing.assert_allclose(y[kept], 1 / 0.7)
+    np.testing.assert_array_equal(LAYERS.drop(5, 0.3, x), y)

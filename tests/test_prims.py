@@ -900,6 +900,15 @@ def test_arange_and_threefry():
         run("(defn main [] (arange -1))")
 
 
+def test_argmax():
+    same(run("(defn main [] [(argmax (array [1 5 5 2])) "
+             "(argmax (array [[1.0 9.0] [7.0 3.0]]) :axis -1) "
+             "(argmax (array [[1.0 9.0] [7.0 3.0]]) :axis 0)])"),
+         (1, np.array([1, 0]), np.array([1, 0])))
+    with pytest.raises(SxRuntimeError, match="argmax of an empty array"):
+        run("(defn main [] (argmax (zeros [0])))")
+
+
 def test_keyword_values():
     same(ev("':axis"), Keyword("axis"))
 

@@ -315,6 +315,17 @@ def reduction(draw):
 
 
 @st.composite
+def argmax(draw):
+    x = draw(mostly(arrays(NUMERIC, shapes(min_side=0, max_side=3)),
+                    bad=st.one_of(NUMBERS, arrays(("bool",)), GARBAGE)))
+    rank = x.ndim if type(x) is np.ndarray else 0
+    kw = {}
+    if draw(st.booleans()):
+        kw["axis"] = draw(st.one_of(st.integers(-rank - 1, rank), st.just((0,))))
+    return call([x], kw, {"axis"})
+
+
+@st.composite
 def minmax(draw):
     if draw(st.booleans()):
         return draw(reduction())
@@ -839,7 +850,7 @@ SPECS = {
     **{n: binary() for n in ("+", "-", "*", "/", "//", "%", "**", "<", "<=", ">", ">=")},
     **{n: comparison_eq() for n in ("=", "!=")},
     "max": minmax(), "min": minmax(),
-    "sum": reduction(), "mean": reduction(),
+    "sum": reduction(), "mean": reduction(), "argmax": argmax(),
     **{n: unary() for n in ("exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "neg", "abs",
                             "float", "int", "f32")},
     "not": one(mostly(BOOLS, arrays(("bool",)), bad=st.one_of(NUMBERS, arrays(NUMERIC)))),

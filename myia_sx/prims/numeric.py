@@ -129,6 +129,21 @@ def _reduce(name, fn, x, axis, keepdims):
         return scalar(fn(x, axis=axis, keepdims=keepdims))
 
 
+@prim("argmax", 1, 1, {"axis": None})
+def _argmax(x, axis=None):
+    """The index (i64) of the largest element of an array, the first if tied;
+    with :axis k, the indices along axis k."""
+    if type(x) is not np.ndarray or x.dtype not in NUMERIC_DTYPES:
+        raise SxTypeError(f"argmax expects an array of numbers, got {type_name(x)}")
+    if axis is not None:
+        if type(axis) is not int:
+            raise SxTypeError(f":axis of argmax must be an integer, got {type_name(axis)}")
+        check_axis(axis, x.ndim, "argmax")
+    if x.size == 0:
+        raise SxRuntimeError("argmax of an empty array")
+    return scalar(np.asarray(np.argmax(x, axis=axis)).astype(np.int64))
+
+
 _minmax("max", lambda a, b: a >= b, np.maximum, np.max)
 _minmax("min", lambda a, b: a <= b, np.minimum, np.min)
 

@@ -288,6 +288,21 @@ def _mean(ctx, args, kw):
     return reduce("mean", args[0], kw["axis"], kw["keepdims"])
 
 
+@rule("argmax")
+def _argmax(ctx, args, kw):
+    x = args[0]
+    if type(x) is not ArrayT or x.dtype not in NUMBER_KINDS:
+        raise SxTypeError(f"argmax expects an array of numbers, got {describe(x)}")
+    axis = value_of(kw["axis"])
+    if axis is not None and axis is not UNKNOWN and type(axis) is not int:
+        raise SxTypeError(f":axis of argmax must be an integer, got {describe(kw['axis'])}")
+    axes = _axes("argmax", kw["axis"], x.rank)
+    if any(d == 0 for d in x.shape):
+        raise SxTypeError("argmax of an empty array")
+    shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
+    return ArrayT("i64", shape) if shape else Scalar("i64")
+
+
 def _minmax(name):
     @rule(name)
     def r(ctx, args, kw):
