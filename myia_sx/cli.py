@@ -4,7 +4,8 @@
 result as sx (:func:`myia_sx.values.show_value`): each ARG is an sx
 expression, evaluated where the module's definitions are visible (``2.5``,
 ``[1 2]``, ``(array [[1.0 2.0] [3.0 4.0]])``, ``(Params (zeros [2]) 0.0)``),
-or the path of a ``.npy`` file, loaded with numpy.  ``--untrusted`` loads a
+or the path of a ``.npy`` file, loaded with numpy (a ``.npz`` file: the
+tuple of its arrays, in the order they were saved).  ``--untrusted`` loads a
 file received from elsewhere (docs/trust.md) and ``--path DIR`` adds a folder
 of libraries.  ``myia-sx show FILE.sx --after PASS`` prints the program after
 a pass (``--verify`` checks the output of every pass up to it against the
@@ -40,10 +41,15 @@ from .values import Closure, RecordType, show_value
 
 def argument_value(module, text, i):
     """The value of command-line argument ``i`` (``text``): the array in a
-    ``.npy`` file, or the value of an sx expression in ``module``."""
-    if text.endswith(".npy"):
+    ``.npy`` file, the tuple of the arrays in a ``.npz`` file, or the value
+    of an sx expression in ``module``."""
+    if text.endswith((".npy", ".npz")):
         try:
-            return np.load(text, allow_pickle=False)
+            got = np.load(text, allow_pickle=False)
+            if text.endswith(".npz"):
+                with got:
+                    return tuple(got[name] for name in got.files)
+            return got
         except (OSError, ValueError) as e:
             raise ValueError(f"argument {i}: cannot load {text}: {e}") from None
     return module.evaluate(text, f"<argument {i}>")
@@ -170,7 +176,7 @@ def main(argv=None):
     parser.add_argument("--traceback", action="store_true",
                         help="show the Python traceback of an error (for compiler bugs)")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("run", help="run FILE's main with ARGS (sx expressions or .npy files)")
+    p = sub.add_parser("run", help="run FILE's main with ARGS (sx expressions, .npy or .npz files)")
     p.add_argument("file")
     p.add_argument("args", nargs="*")
     _load_options(p)

@@ -22,6 +22,8 @@ SRC = """
     (if (< i n)
         (let [[p2 s2] (sgd-update opt p (dloss p x y) s)] (recur (+ i 1) p2 s2))
         [p s])))
+(defn fit3 [p x y] (fit loss adam-update (adam 0.01) p (adam-init p) x y 5 3))
+(defn fit-halves [p x y] (fit-epoch loss sgd-update (sgd 0.1 0.0) p (sgd-init p) x y 2))
 (defn adam-steps [opt p x y n]
   (loop [i 0 p p s (adam-init p)]
     (if (< i n)
@@ -132,6 +134,25 @@ def test_adam_and_adamw_are_torchs_steps(m, weight_decay):
     assert state.count == 4.0
     for a, b in zip(leaves(got), want):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_fit_is_the_optimizer_over_minibatches(m):
+    p = params(m)
+    x, y = data()
+    # one minibatch of all 5 examples per epoch: fit is 3 steps of Adam
+    got, state = m.fit3(p, x, y)
+    want, _ = m.adam_steps(m.adam(0.01), p, x, y, 3)
+    for a, b in zip(leaves(got), leaves(want)):
+        np.testing.assert_array_equal(a, b)
+    assert state.count == 3.0
+    # minibatches of 2: two SGD steps (the fifth example left out)
+    got, _ = m.fit_halves(p, x, y)
+    want = leaves(p)
+    for k in (0, 2):
+        g = numpy_loss_grad(want, x[k:k + 2], y[k:k + 2])
+        want = [w - 0.1 * gi for w, gi in zip(want, g)]
+    for a, b in zip(leaves(got), want):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
 def test_training_lowers_the_loss(m):
