@@ -183,6 +183,12 @@ LAYERS = myia_sx.load_string("""
     [(dense-init (get ks 0) 3 2) (embedding-init (get ks 1) 5 4) (layer-norm-init 4)
      (rnn-cell-init (get ks 2) 3 4) (lstm-cell-init (get ks 3) 3 4)]))
 (defn drop [seed rate x] (dropout (key seed) rate x))
+(defn conv-loss [p x] (sum (sin (conv-apply p x))))
+(defn pools [x] [(max-pool x 2) (avg-pool x 2)])
+(defn pool-loss [x] (+ (sum (sin (max-pool x 2))) (sum (cos (avg-pool x 3)))))
+(defn conv-init-0 [] (conv-init (key 0) 3 2 2 3))
+(defn conv-x-grad [p x] ((grad conv-loss :wrt 1) p x))
+(defn conv-second [p x] ((grad (fn [q] (sum (sin (. ((grad conv-loss) q x) W))))) p))
 """, filename="layers.sx")
 
 
@@ -266,3 +272,73 @@ def test_dropout_keeps_the_mean():
     assert abs(kept.mean() - 0.7) < 0.01
     np.testing.assert_allclose(y[kept], 1 / 0.7)
     np.testing.assert_array_equal(LAYERS.drop(5, 0.3, x), y)
+
+
+def numpy_conv(x, w):
+    n, h, wd, _ = x.shape
+    kh, kw, _, f = w.shape
+    out = np.zeros((n, h - kh + 1, wd - kw + 1, f))
+    for i in range(h - kh + 1):
+        for j in range(wd - kw + 1):
+            out[:, i, j] = np.einsum("nklc,klcf->nf", x[:, i:i + kh, j:j + kw], w)
+    return out
+
+
+def test_the_conv_layer_against_numpy_and_finite_differences():
+    p = LAYERS.conv_init_0()
+    assert p.W.shape == (3, 2, 2, 3) and np.array_equal(p.b, np.zeros(3))
+    p = LAYERS.conv(p.W, np.random.default_rng(1).normal(size=3))
+    x = np.random.default_rng(2).normal(size=(2, 5, 4, 2))
+    np.testing.assert_allclose(LAYERS.conv_apply(p, x), numpy_conv(x, p.W) + p.b,
+                               rtol=1e-12, atol=1e-12)
+    f = lambda q: LAYERS.conv_loss(q, x)   # noqa: E731
+    g = myia_sx.grad(LAYERS.conv_loss)(p, x)
+    for field in ("W", "b"):
+        np.testing.assert_allclose(getattr(g, field), finite_difference(f, p, field),
+                                   rtol=1e-6, atol=1e-7)
+    dx = LAYERS.conv_x_grad(p, x)
+    fx = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[i] = 1e-6
+        fx[i] = (LAYERS.conv_loss(p, x + e) - LAYERS.conv_loss(p, x - e)) / 2e-6
+    np.testing.assert_allclose(dx, fx, rtol=1e-6, atol=1e-7)
+
+
+def test_the_conv_layers_second_derivative_against_finite_differences():
+    # the derivative rules of conv2d's adjoints, against differences of the gradient
+    p = LAYERS.conv(np.random.default_rng(3).normal(size=(2, 2, 1, 2)), np.zeros(2))
+    x = np.random.default_rng(4).normal(size=(1, 3, 3, 1))
+    got = LAYERS.conv_second(p, x)
+
+    def first(q):
+        return float(np.sum(np.sin(myia_sx.grad(LAYERS.conv_loss)(q, x).W)))
+    np.testing.assert_allclose(got.W, finite_difference(first, p, "W"), rtol=1e-5, atol=1e-7)
+
+
+def test_pooling_against_numpy_and_finite_differences():
+    x = np.random.default_rng(5).normal(size=(2, 6, 6, 3))
+    mx, av = LAYERS.pools(x)
+    windows = x.reshape(2, 3, 2, 3, 2, 3)
+    np.testing.assert_array_equal(mx, windows.max(axis=(2, 4)))
+    np.testing.assert_allclose(av, windows.mean(axis=(2, 4)), rtol=1e-12)
+    g = myia_sx.grad(LAYERS.pool_loss)(x)
+    fx = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[i] = 1e-6
+        fx[i] = (LAYERS.pool_loss(x + e) - LAYERS.pool_loss(x - e)) / 2e-6
+    np.testing.assert_allclose(g, fx, rtol=1e-5, atol=1e-7)
+
+
+def test_the_cnn_example_learns_the_digits():
+    # examples/digits_cnn.sx at reduced size (3 epochs instead of 15)
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    m = myia_sx.load(root / "examples" / "digits_cnn.sx")
+    with np.load(root / "examples" / "data" / "digits.npz") as f:
+        data = tuple(f[name] for name in f.files)
+    out = m.main(data, 3)
+    figures = dict(zip([k.name for k in out[0::2]], out[1::2]))
+    assert figures["epochs"] == 3 and figures["test-accuracy"] > 0.93
+    assert figures["train-loss"] < 0.3

@@ -909,6 +909,28 @@ def test_argmax():
         run("(defn main [] (argmax (zeros [0])))")
 
 
+def test_conv2d_and_its_adjoints():
+    rng = np.random.default_rng(0)
+    x, w = rng.normal(size=(2, 5, 6, 3)), rng.normal(size=(3, 2, 3, 4))
+    m = myia_sx.load_string("(defn c [x w] (conv2d x w)) (defn gx [d w x] (conv2d-grad-x d w x))"
+                            " (defn gw [x d w] (conv2d-grad-w x d w))")
+    y = m.c(x, w)
+    want = np.zeros((2, 3, 5, 4))
+    for n in range(2):
+        for i in range(3):
+            for j in range(5):
+                want[n, i, j] = np.einsum("klc,klcf->f", x[n, i:i + 3, j:j + 2], w)
+    np.testing.assert_allclose(y, want, rtol=1e-12, atol=1e-12)
+    # the adjoints: <conv(s, w), d> = <s, grad-x(d, w)>, <conv(x, t), d> = <t, grad-w(x, d)>
+    d, s, t = rng.normal(size=y.shape), rng.normal(size=x.shape), rng.normal(size=w.shape)
+    assert abs(np.sum(m.c(s, w) * d) - np.sum(s * m.gx(d, w, x))) < 1e-9
+    assert abs(np.sum(m.c(x, t) * d) - np.sum(t * m.gw(x, d, w))) < 1e-9
+    with pytest.raises(SxShapeError, match="channels must agree"):
+        m.c(x, np.ones((3, 2, 2, 4)))
+    with pytest.raises(myia_sx.SxTypeError, match="a float array of rank 4"):
+        m.c(x, np.ones((3, 2)))
+
+
 def test_keyword_values():
     same(ev("':axis"), Keyword("axis"))
 

@@ -573,6 +573,26 @@ def record_like():
     return st.tuples(mostly(records(VALUES)), values).map(call)
 
 
+def conv(kind):
+    """Calls of conv2d (kind 0) or of its adjoints (1: in the images, 2: in the
+    filters), on shapes that mostly fit."""
+    @st.composite
+    def draw_call(draw):
+        n, h, w, c, kh, kw, f = (draw(st.integers(1, 3)) for _ in range(7))
+        h, w = h + kh - 1, w + kw - 1
+        dt = draw(st.sampled_from(["f64", "f32"]))
+        x = draw(arrays((dt,), (n, h, w, c)))
+        filt = draw(arrays((dt,), (kh, kw, c, f)))
+        d = draw(arrays((dt,), (n, h - kh + 1, w - kw + 1, f)))
+        bad = draw(st.one_of(arrays(("f64",), (2, 2)), arrays(("i64",), (1, 1, 1, 1)),
+                             arrays(("f64",), (1, 1, 1, 2)), GARBAGE))
+        args = [[x, filt], [d, filt, x], [x, d, filt]][kind]
+        if draw(st.integers(0, 3)) == 0:
+            args[draw(st.integers(0, len(args) - 1))] = bad
+        return call(args)
+    return draw_call()
+
+
 def threefry():
     u32 = st.integers(0, 2 ** 32 - 1)
     key = mostly(st.lists(u32, min_size=2, max_size=2).map(lambda v: np.array(v, np.int64)),
@@ -877,6 +897,7 @@ SPECS = {
     "arange": st.tuples(mostly(st.integers(0, 5), bad=st.one_of(st.just(-1), FLOATS, GARBAGE))
                         ).map(lambda a: call(a, static={0})),
     "threefry2x32": threefry(),
+    "conv2d": conv(0), "conv2d-grad-x": conv(1), "conv2d-grad-w": conv(2),
     "get-at": get(at=True),
     "to-tuple": one_array(static={0}),   # a tuple of as many items as the array: its shape
     "%zero?": anything(),

@@ -207,6 +207,70 @@ def _arange(n):
                   np.int64)
 
 
+# -- 2-D convolution: images [N H W C] (batch, height, width, channels) and
+# filters [KH KW C F]; stride 1, no padding ("valid").  conv2d-grad-x and
+# conv2d-grad-w are its adjoints in the image and in the filters (its
+# derivative rules, and theirs, are made of the three).
+
+def _conv_arrays(name, *named):
+    for k, (x, what) in enumerate(named, 1):
+        if type(x) is not np.ndarray or x.dtype not in (np.float64, np.float32) or x.ndim != 4:
+            raise SxTypeError(f"{name} expects {what} (a float array of rank 4) as argument "
+                              f"{k}, got {type_name(x)}")
+    dtype = named[0][0].dtype
+    for x, _ in named[1:]:
+        dtype = np.promote_types(dtype, x.dtype)
+    return [x.astype(dtype, copy=False) for x, _ in named]
+
+
+def _conv_shapes(name, x_shape, w_shape, out_shape=None):
+    n, h, wd, c = x_shape
+    kh, kw, c2, f = w_shape
+    if c != c2 or kh > h or kw > wd or kh == 0 or kw == 0:
+        raise PrimShapeError(f"{name}: images {shape_text(x_shape)} and filters "
+                             f"{shape_text(w_shape)} (channels must agree, the filter fit)")
+    want = (n, h - kh + 1, wd - kw + 1, f)
+    if out_shape is not None and tuple(out_shape) != want:
+        raise PrimShapeError(f"{name}: a sensitivity of shape {shape_text(out_shape)} where "
+                             f"the output's is {shape_text(want)}")
+    return want
+
+
+def _windows(x, kh, kw):
+    return np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))
+
+
+@prim("conv2d", 2)
+def _conv2d(x, w):
+    """2-D convolution (cross-correlation, as in deep learning) of images x
+    [N H W C] with filters w [KH KW C F]: [N H-KH+1 W-KW+1 F]."""
+    x, w = _conv_arrays("conv2d", (x, "images"), (w, "filters"))
+    _conv_shapes("conv2d", x.shape, w.shape)
+    return np.einsum("nijckl,klcf->nijf", _windows(x, *w.shape[:2]), w)
+
+
+@prim("conv2d-grad-x", 3)
+def _conv2d_grad_x(d, w, like):
+    """The adjoint of conv2d in its images: d [N OH OW F] (a sensitivity of
+    the output) with the filters w, as an array of the shape of like."""
+    d, w, like = _conv_arrays("conv2d-grad-x", (d, "an output sensitivity"),
+                              (w, "filters"), (like, "images"))
+    kh, kw = w.shape[:2]
+    _conv_shapes("conv2d-grad-x", like.shape, w.shape, d.shape)
+    padded = np.pad(d, ((0, 0), (kh - 1, kh - 1), (kw - 1, kw - 1), (0, 0)))
+    return np.einsum("nabfkl,klcf->nabc", _windows(padded, kh, kw), w[::-1, ::-1])
+
+
+@prim("conv2d-grad-w", 3)
+def _conv2d_grad_w(x, d, like):
+    """The adjoint of conv2d in its filters: images x and d [N OH OW F] (a
+    sensitivity of the output), as an array of the shape of like."""
+    x, d, like = _conv_arrays("conv2d-grad-w", (x, "images"),
+                              (d, "an output sensitivity"), (like, "filters"))
+    _conv_shapes("conv2d-grad-w", x.shape, like.shape, d.shape)
+    return np.einsum("nijckl,nijf->klcf", _windows(x, *like.shape[:2]), d)
+
+
 # -- random numbers: the counter-based generator Threefry-2x32 (20 rounds), as
 # in JAX and Random123; a key and the counters are uint32 values held in i64.
 

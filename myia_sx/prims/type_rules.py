@@ -377,6 +377,63 @@ def _zeros(ctx, args, kw):
     return ArrayT(dtype_kw("zeros", kw["dtype"], "f64"), alloc_shape("zeros", args[0]))
 
 
+def _conv_types(name, *named):
+    for k, (t, what) in enumerate(named, 1):
+        if not (type(t) is ArrayT and t.dtype in ("f64", "f32") and t.rank == 4):
+            raise SxTypeError(f"{name} expects {what} (a float array of rank 4) as argument "
+                              f"{k}, got {describe(t)}")
+    dtype = named[0][0].dtype
+    for t, _ in named[1:]:
+        dtype = dtypes.promote((dtype, False), (t.dtype, False))
+    return dtype
+
+
+def _conv_shape(name, x, w, out=None):
+    """The output shape of conv2d of images of shape x with filters of shape w
+    (None for an unknown dimension); a known mismatch is an error."""
+    n, h, wd, c = x
+    kh, kw, c2, f = w
+
+    def fits(a, b):
+        return a is None or b is None or a == b
+
+    def less(a, b):
+        return None if a is None or b is None else a - b + 1
+    shape = (n, less(h, kh), less(wd, kw), f)
+    if not fits(c, c2) or any(d is not None and d < 1 for d in shape[1:3]):
+        raise PrimShapeError(f"{name}: images {shape_text(x)} and filters {shape_text(w)} "
+                             "(channels must agree, the filter fit)")
+    if out is not None and not all(map(fits, out, shape)):
+        raise PrimShapeError(f"{name}: a sensitivity of shape {shape_text(out)} where the "
+                             f"output's is {shape_text(shape)}")
+    return shape
+
+
+@rule("conv2d")
+def _conv2d(ctx, args, kw):
+    x, w = args
+    dtype = _conv_types("conv2d", (x, "images"), (w, "filters"))
+    return ArrayT(dtype, _conv_shape("conv2d", x.shape, w.shape))
+
+
+@rule("conv2d-grad-x")
+def _conv2d_grad_x(ctx, args, kw):
+    d, w, like = args
+    dtype = _conv_types("conv2d-grad-x", (d, "an output sensitivity"), (w, "filters"),
+                        (like, "images"))
+    _conv_shape("conv2d-grad-x", like.shape, w.shape, d.shape)
+    return ArrayT(dtype, like.shape)
+
+
+@rule("conv2d-grad-w")
+def _conv2d_grad_w(ctx, args, kw):
+    x, d, like = args
+    dtype = _conv_types("conv2d-grad-w", (x, "images"), (d, "an output sensitivity"),
+                        (like, "filters"))
+    _conv_shape("conv2d-grad-w", x.shape, like.shape, d.shape)
+    return ArrayT(dtype, like.shape)
+
+
 @rule("arange")
 def _arange(ctx, args, kw):
     n = args[0]
