@@ -416,22 +416,20 @@ def _conv2d(ctx, args, kw):
     return ArrayT(dtype, _conv_shape("conv2d", x.shape, w.shape))
 
 
-@rule("conv2d-grad-x")
-def _conv2d_grad_x(ctx, args, kw):
-    d, w, like = args
-    dtype = _conv_types("conv2d-grad-x", (d, "an output sensitivity"), (w, "filters"),
-                        (like, "images"))
-    _conv_shape("conv2d-grad-x", like.shape, w.shape, d.shape)
-    return ArrayT(dtype, like.shape)
+def _conv_adjoint(name, roles):
+    """The rule of an adjoint of conv2d whose arguments play ``roles`` (the
+    last one, like, gives the result's shape)."""
+    @rule(name)
+    def r(ctx, args, kw):
+        dtype = _conv_types(name, *zip(args, roles))
+        part = dict(zip(roles, args))
+        _conv_shape(name, part["images"].shape, part["filters"].shape,
+                    part["an output sensitivity"].shape)
+        return ArrayT(dtype, args[2].shape)
 
 
-@rule("conv2d-grad-w")
-def _conv2d_grad_w(ctx, args, kw):
-    x, d, like = args
-    dtype = _conv_types("conv2d-grad-w", (x, "images"), (d, "an output sensitivity"),
-                        (like, "filters"))
-    _conv_shape("conv2d-grad-w", x.shape, like.shape, d.shape)
-    return ArrayT(dtype, like.shape)
+_conv_adjoint("conv2d-grad-x", ("an output sensitivity", "filters", "images"))
+_conv_adjoint("conv2d-grad-w", ("images", "an output sensitivity", "filters"))
 
 
 @rule("arange")
