@@ -9,6 +9,7 @@ from .api import (Function, Module, Session, dumps, grad, jvp, load, load_string
 from .errors import (SxError, SxGradError, SxInternalError, SxMacroError, SxNameError,
                      SxRuntimeError, SxShapeError, SxSyntaxError, SxTypeError)
 from .forms import Form, Keyword, Symbol, Vec
+from .params import save_params
 from .version import __version__
 
 
@@ -24,7 +25,7 @@ def install_import_hook():
 
 
 __all__ = ["load", "load_string", "read", "loads", "dumps", "Module", "Function", "Session",
-           "register_macro", "grad", "value_and_grad", "vjp", "jvp",
+           "register_macro", "save_params", "grad", "value_and_grad", "vjp", "jvp",
            "SxError", "SxSyntaxError", "SxMacroError", "SxNameError", "SxTypeError",
            "SxShapeError", "SxGradError", "SxRuntimeError", "SxInternalError",
            "Symbol", "Keyword", "Form", "Vec", "install_import_hook", "__version__"]

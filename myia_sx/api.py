@@ -19,7 +19,7 @@ import sys
 
 import numpy as np
 
-from . import ad, core, interp, library, pipeline
+from . import ad, core, interp, library, params, pipeline
 from .errors import (SxError, SxInternalError, SxSyntaxError, SxTypeError, entry_point,
                      hide_internal_frames, python_site)
 from .forms import Form, Seq, Symbol, Vec, head_name
@@ -336,6 +336,11 @@ class Module:
             with open(path, "w", encoding="utf-8") as f:
                 f.write(text)
         return text
+
+    def load_params(self, path):
+        """The parameter tree saved with :func:`save_params` in the ``.npz``
+        file ``path``, its records of this module's record types."""
+        return params.load_params(path, self._env.globals)
 
     def __getitem__(self, name):
         if name not in self._env.globals:

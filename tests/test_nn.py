@@ -342,3 +342,40 @@ def test_the_cnn_example_learns_the_digits():
     figures = dict(zip([k.name for k in out[0::2]], out[1::2]))
     assert figures["epochs"] == 3 and figures["test-accuracy"] > 0.93
     assert figures["train-loss"] < 0.3
+
+
+def test_a_trained_model_reloads_in_a_fresh_process_and_predicts_the_same(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    m = myia_sx.load(root / "examples" / "digits.sx")
+    with np.load(root / "examples" / "data" / "digits.npz") as f:
+        x, y = f["x_train"][:256] / 16.0, f["y_train"][:256]
+    p = m.evaluate("(mlp-init (key 0) 64 32 10)")
+    trained, state = m.evaluate("fit")(m.loss, m.evaluate("adam-update"), m.evaluate("(adam 0.01)"),
+                                       p, m.evaluate("adam-init")(p), x, y, 32, 2)
+    m.export("logits", tmp_path / "model.sx")
+    myia_sx.save_params(tmp_path / "params.npz", (trained, state, 3.5))
+    np.save(tmp_path / "x.npy", x[:10])
+    code = ("import numpy as np, myia_sx\n"
+            "m = myia_sx.load('model.sx', trusted=False)\n"
+            "p, state, k = m.load_params('params.npz')\n"
+            "assert k == 3.5 and state.count == 16.0\n"
+            "np.save('out.npy', m.logits(p, np.load('x.npy')))\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), m.logits(trained, x[:10]))
+
+
+def test_loading_parameters_needs_their_record_types(tmp_path):
+    myia_sx.save_params(tmp_path / "p.npz", LAYERS.init_all(0))
+    assert type(LAYERS.load_params(tmp_path / "p.npz")[0]) is type(LAYERS.init_all(0)[0])
+    with pytest.raises(myia_sx.SxTypeError, match="defines no record type dense"):
+        myia_sx.load_string("(def x 1)").load_params(tmp_path / "p.npz")
+    np.savez(tmp_path / "plain.npz", a=np.ones(2))
+    with pytest.raises(myia_sx.SxTypeError, match="holds no parameter tree"):
+        LAYERS.load_params(tmp_path / "plain.npz")
+    with pytest.raises(myia_sx.SxTypeError, match="cannot save a str"):
+        myia_sx.save_params(tmp_path / "bad.npz", ("a", 1.0))
