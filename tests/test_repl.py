@@ -460,6 +460,17 @@ def test_piped_load_and_quit(tmp_path):
                                "No such file or directory"
 
 
+def test_the_model_development_session_of_the_docs():
+    # docs/repl.md, "Model development at the REPL": its input, piped, prints its output
+    text = (ROOT / "docs" / "repl.md").read_text()
+    section = text[text.index("## Model development at the REPL"):]
+    blocks = section.split("```")
+    script, want = blocks[1].strip("\n") + "\n", blocks[3].strip("\n")
+    r = run_cli("repl", input=script, timeout=60)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert r.stdout.strip("\n") == want
+
+
 def test_piped_empty_input():
     r = run_cli("repl", input="", timeout=30)
     assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
