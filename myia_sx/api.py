@@ -321,6 +321,7 @@ class Module:
         """The module's forms after the last pass."""
         return self._forms
 
+    @entry_point
     def export(self, name=None, path=None, stage="lanf"):
         """The module's compiled program as serialized IR, the text of a
         module written at ``stage`` (``(%stage lanf)``, then one form per
@@ -337,6 +338,7 @@ class Module:
                 f.write(text)
         return text
 
+    @entry_point
     def load_params(self, path):
         """The parameter tree saved with :func:`save_params` in the ``.npz``
         file ``path``, its records of this module's record types."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import SxTypeError
+from .errors import SxTypeError, entry_point
 from .forms import Form, Symbol, Vec, head_name
 from .printer import dumps
 from .reader import read_one
@@ -22,6 +22,7 @@ from .values import Record, RecordType, type_name
 STRUCTURE = "__tree__"
 
 
+@entry_point
 def save_params(path, tree) -> None:
     """Write the parameter tree ``tree`` to the ``.npz`` file ``path``."""
     arrays = []

@@ -154,8 +154,9 @@ def compile_module(module, ctx, upto=None):
     build trees, and its full collections made loading superlinear).  A
     module that :func:`stage_of` marks as written after the last pass is
     checked instead (:func:`checked_ir`)."""
-    if stage_of(module) is not None:
-        return checked_ir(module, ctx)
+    stage = stage_of(module)
+    if stage is not None:
+        return checked_ir(module, stage, ctx)
     out = module
     with gc_paused():
         for _, stage in stages(module, ctx, upto):
@@ -184,12 +185,12 @@ def stage_of(module):
     return items[1].name
 
 
-def checked_ir(module, ctx):
-    """The forms of a module written at a stage (after its mark): its
+def checked_ir(module, stage, ctx):
+    """The forms of a module written at ``stage`` (after its mark): its
     libraries required, then the whole module checked against the stage's
     language, once, in time linear in its size; no pass runs, so no macro.
     A module outside the language is a user error (it came from elsewhere)."""
-    language = STAGES[stage_of(module)]
+    language = STAGES[stage]
     forms = tuple(module[1:])
     try:
         with gc_paused(), deep_recursion():
@@ -201,7 +202,7 @@ def checked_ir(module, ctx):
             languages.LANGUAGES[language](forms, ctx)
     except languages.LanguageError as e:
         raise SxSyntaxError(f"not a {language} program (the language of "
-                            f"{STAGE_MARK} {stage_of(module)}): {e.message}", e.span) from None
+                            f"{STAGE_MARK} {stage}): {e.message}", e.span) from None
     except RecursionError:
         raise SxSyntaxError("code nested too deeply to compile", module[0].span) from None
     return forms

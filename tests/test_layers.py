@@ -107,3 +107,17 @@ def test_the_primitive_table_is_data():
     table = [m for m in g if m.startswith("myia_sx.prims")]
     for m in table:
         assert not {t for t in g[m] if RANK[t] > RANK["myia_sx.prims"]}, m
+
+
+def test_the_declared_dependencies_are_installed():
+    # a run without them (a Python where the project is not installed) fails
+    # here, naming what is missing, instead of at the collection of a file
+    import importlib.util
+    import re
+    text = (PACKAGE.parent / "pyproject.toml").read_text()
+    deps = re.search(r"^dependencies = \[(.*?)\]", text, re.S | re.M).group(1)
+    names = [re.match(r"[A-Za-z0-9_-]+", d.strip().strip('",')).group(0)
+             for d in deps.split(",") if d.strip()]
+    assert "hy" in names and "numpy" in names
+    missing = [n for n in names if importlib.util.find_spec(n.replace("-", "_")) is None]
+    assert not missing, f"not installed: {missing} (pip install -e '.[test]')"

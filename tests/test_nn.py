@@ -372,8 +372,9 @@ def test_a_trained_model_reloads_in_a_fresh_process_and_predicts_the_same(tmp_pa
 def test_loading_parameters_needs_their_record_types(tmp_path):
     myia_sx.save_params(tmp_path / "p.npz", LAYERS.init_all(0))
     assert type(LAYERS.load_params(tmp_path / "p.npz")[0]) is type(LAYERS.init_all(0)[0])
-    with pytest.raises(myia_sx.SxTypeError, match="defines no record type dense"):
+    with pytest.raises(myia_sx.SxTypeError, match="defines no record type dense") as e:
         myia_sx.load_string("(def x 1)").load_params(tmp_path / "p.npz")
+    assert e.value.span.file.endswith("test_nn.py")    # the Python call
     np.savez(tmp_path / "plain.npz", a=np.ones(2))
     with pytest.raises(myia_sx.SxTypeError, match="holds no parameter tree"):
         LAYERS.load_params(tmp_path / "plain.npz")
