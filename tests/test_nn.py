@@ -180,7 +180,7 @@ LAYERS = myia_sx.load_string("""
 (defn lstm-loss [p state x] (let [[h c] (lstm-cell-apply p state x)] (+ (sum (sin h)) (sum (cos c)))))
 (defn init-all [seed]
   (let [ks (split (key seed) 5)]
-    [(dense-init (get ks 0) 3 2) (embedding-init (get ks 1) 5 4) (layer-norm-init 4)
+    [(dense-init (get ks 0) 3 2) (embedding-init (get ks 1) 5 4) (layer-norm-init (get ks 2) 4)
      (rnn-cell-init (get ks 2) 3 4) (lstm-cell-init (get ks 3) 3 4)]))
 (defn drop [seed rate x] (dropout (key seed) rate x))
 (defn conv-loss [p x] (sum (sin (conv-apply p x))))
@@ -380,3 +380,57 @@ def test_loading_parameters_needs_their_record_types(tmp_path):
         LAYERS.load_params(tmp_path / "plain.npz")
     with pytest.raises(myia_sx.SxTypeError, match="cannot save a str"):
         myia_sx.save_params(tmp_path / "bad.npz", ("a", 1.0))
+
+
+SEQUENTIAL = """
+(require macros.layers)
+(deflayer scale [s] [x] (* s x))
+(defn scale-init [k] (scale 2.0))
+(sequential net [:hidden (dense 3 4) relu :norm (layer-norm 4) (* 0.5) :gain scale
+                 :out (dense 4 2)])
+(defn net-loss [p x] (sum (sin (net-apply p x))))
+"""
+
+
+def test_sequential_composes_layers_and_steps_and_initializes_each_layer():
+    m = myia_sx.load_string(SEQUENTIAL, filename="seq.sx")
+    p = m.net_init(m.key(7))
+    assert type(p).__name__ == "net" and p._sx_type.fields == ("hidden", "norm", "gain", "out")
+    assert p.hidden.W.shape == (3, 4) and p.out.W.shape == (4, 2)
+    np.testing.assert_array_equal(p.norm.gain, np.ones(4))
+    # each layer from its own key: the two dense layers differ, and a key gives the same net
+    assert not np.allclose(p.hidden.W[:2, :2], p.out.W[:2])
+    np.testing.assert_array_equal(m.net_init(m.key(7)).out.W, p.out.W)
+    x = np.random.default_rng(0).normal(size=(5, 3))
+    h = np.maximum(x @ p.hidden.W + p.hidden.b, 0.0)
+    h = (h - h.mean(-1, keepdims=True)) / np.sqrt(h.var(-1, keepdims=True) + 1e-5)
+    assert p.gain.s == 2.0
+    want = (2.0 * (0.5 * (p.norm.gain * h + p.norm.bias))) @ p.out.W + p.out.b
+    np.testing.assert_allclose(m.net_apply(p, x), want, rtol=1e-12, atol=1e-12)
+    g = myia_sx.grad(m.net_loss)(p, x)
+    assert type(g) is type(p) and type(g.out) is type(p.out)
+    f = lambda q: m.net_loss(q, x)   # noqa: E731
+    assert g.gain.s == pytest.approx((f(p._replace(gain=m.scale(2.0 + 1e-6)))
+                                      - f(p._replace(gain=m.scale(2.0 - 1e-6)))) / 2e-6, rel=1e-6)
+    for layer in ("hidden", "out"):
+        sub = getattr(p, layer)
+        for field in ("W", "b"):
+            def through(s, layer=layer):
+                return f(type(p)(**{**{n: getattr(p, n) for n in p._sx_type.fields}, layer: s}))
+            np.testing.assert_allclose(getattr(getattr(g, layer), field),
+                                       finite_difference(through, sub, field),
+                                       rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("src, message, col", [
+    ("(sequential 3 [:a dense])", "sequential needs a name", 1),  # a number has no span
+    ("(sequential n (:a dense))", "takes a name and a vector of steps", 13),
+    ("(sequential n [relu])", "needs at least one :field and its layer", 15),
+    ("(sequential n [relu :out])", "the layer field has no layer after it", 21),
+    ("(sequential n [:out 3])", "a layer field is followed by a layer type", 16),
+    ("(sequential n [:a dense [1 2]])", "a step is a :field and its layer", 25),
+])
+def test_a_malformed_sequential_is_a_located_syntax_error(src, message, col):
+    with pytest.raises(myia_sx.SxSyntaxError, match=message) as e:
+        myia_sx.load_string("(require macros.layers)\n" + src, filename="s.sx")
+    assert (e.value.span.line, e.value.span.col) == (2, col)
