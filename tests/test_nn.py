@@ -352,7 +352,7 @@ def test_a_trained_model_reloads_in_a_fresh_process_and_predicts_the_same(tmp_pa
     m = myia_sx.load(root / "examples" / "digits.sx")
     with np.load(root / "examples" / "data" / "digits.npz") as f:
         x, y = f["x_train"][:256] / 16.0, f["y_train"][:256]
-    p = m.evaluate("(mlp-init (key 0) 64 32 10)")
+    p = m.mlp_init(m.key(0))
     trained, state = m.evaluate("fit")(m.loss, m.evaluate("adam-update"), m.evaluate("(adam 0.01)"),
                                        p, m.evaluate("adam-init")(p), x, y, 32, 2)
     m.export("logits", tmp_path / "model.sx")
