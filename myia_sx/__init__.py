@@ -10,6 +10,7 @@ from .errors import (SxError, SxGradError, SxInternalError, SxMacroError, SxName
                      SxRuntimeError, SxShapeError, SxSyntaxError, SxTypeError)
 from .forms import Form, Keyword, Symbol, Vec
 from .params import save_params
+from .train import fit, plot_history
 from .version import __version__
 
 
@@ -25,7 +26,7 @@ def install_import_hook():
 
 
 __all__ = ["load", "load_string", "read", "loads", "dumps", "Module", "Function", "Session",
-           "register_macro", "save_params", "grad", "value_and_grad", "vjp", "jvp",
+           "register_macro", "save_params", "fit", "plot_history", "grad", "value_and_grad", "vjp", "jvp",
            "SxError", "SxSyntaxError", "SxMacroError", "SxNameError", "SxTypeError",
            "SxShapeError", "SxGradError", "SxRuntimeError", "SxInternalError",
            "Symbol", "Keyword", "Form", "Vec", "install_import_hook", "__version__"]
