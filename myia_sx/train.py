@@ -64,9 +64,9 @@ def fit(loss, update, opt, params, state, x, y, batch, epochs, *, evaluate=None,
     batch = _count(batch, "batch", 1)
     epochs = _count(epochs, "epochs", 0)
     for v, what in ((x, "x"), (y, "y")):
-        if type(v) is not np.ndarray or v.ndim == 0:
+        if not (type(v) is tuple or type(v) is np.ndarray and v.ndim > 0):
             raise SxTypeError(f"fit: {what} must be a numpy array of examples along its first "
-                              f"axis, got {type(v).__name__}")
+                              f"axis or a tuple of examples, got {type(v).__name__}")
     if len(x) != len(y):
         raise SxTypeError(f"fit: x has {len(x)} examples and y {len(y)}")
     steps = len(x) // batch

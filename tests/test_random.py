@@ -32,6 +32,7 @@ def m():
         "(defn n [seed shape] (normal (key seed) shape))\n"
         "(defn b [seed p shape] (bernoulli (key seed) p shape))\n"
         "(defn u34 [seed] (uniform (key seed) [3 4]))\n"
+        "(defn c [seed logits] (categorical (key seed) logits))\n"
         "(defn two-draws [seed] (let [ks (split (key seed) 2)]\n"
         "  [(uniform (get ks 0) [3]) (uniform (get ks 1) [3])]))", filename="r.sx")
 
@@ -62,6 +63,19 @@ def test_the_distributions(m):
     assert abs(np.mean(np.abs(z) < 1.0) - 0.6827) < 0.01
     bits = m.b(3, 0.25, (20000,))
     assert bits.dtype == bool and abs(bits.mean() - 0.25) < 0.01
+
+
+def test_categorical_draws_each_class_with_its_softmax_probability(m):
+    probs = np.array([0.2, 0.5, 0.3])
+    rows = np.tile(np.log(probs) + 7.0, (30000, 1))   # softmax ignores the shift
+    draws = m.c(4, rows)
+    assert draws.shape == (30000,) and draws.dtype == np.int64
+    # 30000 draws: a frequency is within 4 standard deviations (< 0.012) of its probability
+    np.testing.assert_allclose(np.bincount(draws, minlength=3) / 30000, probs, atol=0.012)
+    np.testing.assert_array_equal(m.c(4, rows[:50]), m.c(4, rows[:50]))
+    # a class far above the others is always drawn; shapes [.. n] give [..]
+    sure = m.c(0, np.array([[[0.0, 50.0, 0.0]] * 3] * 2))
+    np.testing.assert_array_equal(sure, np.ones((2, 3), np.int64))
 
 
 def test_random_arrays_have_their_shapes_as_types(m):
