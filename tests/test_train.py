@@ -131,3 +131,13 @@ def test_an_error_in_the_loss_points_at_the_sx_source(m):
                     5, 1, progress=False)
     # in mse of the prelude, called from loss at train.sx:4
     assert "train.sx:4:20: note: called from loss" in str(e.value)
+
+
+def test_the_python_session_of_docs_training_runs(monkeypatch):
+    import doctest
+
+    from conftest import ROOT
+    monkeypatch.chdir(ROOT)
+    result = doctest.testfile(str(ROOT / "docs" / "training.md"), module_relative=False,
+                              optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 6 and result.failed == 0
