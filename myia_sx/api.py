@@ -20,6 +20,7 @@ import sys
 import numpy as np
 
 from . import ad, core, interp, library, params, pipeline
+from .backend import llvm
 from .errors import (SxError, SxInternalError, SxSyntaxError, SxTypeError, entry_point,
                      hide_internal_frames, python_site)
 from .forms import Form, Seq, Symbol, Vec, head_name
@@ -28,10 +29,10 @@ from .printer import dumps as _dumps
 from .printer import pretty
 from .reader import read as _read
 from .reader import read_one
-from .values import (I64_MAX, I64_MIN, Closure, Record, RecordType, mangle,
+from .values import (I64_MAX, I64_MIN, Closure, Record, RecordType, flat_closures, mangle,
                      type_name)
 
-BACKENDS = ("interp",)
+BACKENDS = ("interp", "llvm")
 
 
 @entry_point
@@ -347,7 +348,7 @@ class Module:
     def __getitem__(self, name):
         if name not in self._env.globals:
             raise KeyError(f"{self._filename} defines no {name!r}")
-        return to_python(self._env.globals[name])
+        return to_python(self._env.globals[name], self._backend)
 
     def __getattr__(self, attr):
         if attr.startswith("__"):
@@ -355,7 +356,7 @@ class Module:
         name = self._mangled.get(attr, attr)
         if name not in self._env.globals:
             raise AttributeError(f"{self._filename} defines no {attr!r}")
-        return to_python(self._env.globals[name])
+        return to_python(self._env.globals[name], self._backend)
 
     def __dir__(self):
         return sorted(set(object.__dir__(self)) | {mangle(n) for n in self._names})
@@ -374,7 +375,7 @@ class Module:
             raise SxSyntaxError("expected an expression, got a definition",
                                 getattr(forms[0], "span", None))
         _guard("interpreter", library.load_module, env, final)
-        return to_python(env.globals["_"])
+        return to_python(env.globals["_"], self._backend)
 
     def __contains__(self, name):
         return name in self._env.globals
@@ -387,10 +388,13 @@ class Function:
     """A Python callable for an sx function; converts arguments and results.
 
     ``name`` is what error messages call it and ``param_names`` the names
-    they give its arguments (by default, the function's own)."""
+    they give its arguments (by default, the function's own).  ``backend``
+    runs its calls: ``"interp"`` (the reference interpreter) or ``"llvm"``
+    (each argument signature specialized and compiled once)."""
 
-    def __init__(self, closure, name=None, param_names=None):
+    def __init__(self, closure, name=None, param_names=None, backend="interp"):
         self.closure = closure  # a Closure, or a primitive returned as a value
+        self.backend = backend
         code = closure.code if type(closure) is Closure else None
         self.name = name or (interp.label(code) if code is not None else closure.name)
         self.__name__ = mangle(code.name if code is not None else closure.name)
@@ -419,9 +423,12 @@ class Function:
             if type(self.closure) is Closure:
                 interp.misfit(e, self.closure.code, site, self.name)
             raise
-        result = _guard("interpreter", interp.run, self.closure, sx_args, sx_kwargs or None,
-                        self.name, site)
-        return to_python(result)
+        if self.backend == "llvm":
+            result = _guard("llvm", _native_call, self, sx_args, sx_kwargs, site)
+        else:
+            result = _guard("interpreter", interp.run, self.closure, sx_args,
+                            sx_kwargs or None, self.name, site)
+        return to_python(result, self.backend)
 
     def specialize(self, *args):
         """The typed program of a call with ``args``: a
@@ -447,6 +454,27 @@ class Function:
 
     def __repr__(self):
         return f"<sx function {self.name}>"
+
+
+# Compiled code per specialization: id(Specialized) -> (Specialized, Native).
+_NATIVE: dict = {}
+
+
+def _native_call(f, args, kwargs, site):
+    """Call ``f`` with ``args`` in compiled code (specialized and compiled
+    on the first call with arguments of these types)."""
+    if type(f.closure) is not Closure:
+        raise llvm.Unsupported(f"the LLVM backend does not compile the primitive {f.name} "
+                               "called from Python yet", site())
+    if kwargs:
+        raise llvm.Unsupported("the LLVM backend does not take keyword arguments from "
+                               "Python yet", site())
+    sp = pipeline.specialize(f.closure, args)
+    got = _NATIVE.get(id(sp))
+    if got is None or got[0] is not sp:
+        got = _NATIVE[id(sp)] = (sp, llvm.compile_specialized(sp, f.closure.code.globals))
+    env_arg = [flat_closures(f.closure)] if sp.context.captured else []
+    return got[1].call(env_arg + [flat_closures(a) for a in args])
 
 
 def _arg_label(names, i):
@@ -543,11 +571,12 @@ def _path(label, stack):
     return "".join(parts)
 
 
-def to_python(v):
-    """Convert an sx result for Python (functions become :class:`Function`);
-    tuples nest to any depth: they are converted without recursion."""
+def to_python(v, backend="interp"):
+    """Convert an sx result for Python (functions become :class:`Function`
+    run by ``backend``); tuples nest to any depth: they are converted
+    without recursion."""
     if type(v) is not tuple:
-        return _leaf_to_python(v)
+        return _leaf_to_python(v, backend)
     stack = [[v, 0, []]]
     while True:
         frame = stack[-1]
@@ -558,7 +587,7 @@ def to_python(v):
             if type(x) is tuple:
                 stack.append([x, 0, []])
             else:
-                out.append(_leaf_to_python(x))
+                out.append(_leaf_to_python(x, backend))
             continue
         stack.pop()
         if not stack:
@@ -566,10 +595,10 @@ def to_python(v):
         stack[-1][2].append(tuple(out))
 
 
-def _leaf_to_python(v):
+def _leaf_to_python(v, backend):
     t = type(v)
     if t is Closure or t is Prim:
-        return Function(v)
+        return Function(v, backend=backend)
     if t is RecordType:
         return v.pyclass
     return v
@@ -590,7 +619,7 @@ def _made(kind, f, wrt=0):
     closure = _sx_function(f, kind.replace("-", "_"))
     made = _guard("interpreter", ad.make, kind, ad.J(closure), to_sx(wrt, "wrt"))
     params = closure.code.param_names if type(closure) is Closure else None
-    return Function(made, f"({kind} {f.name})", params)
+    return Function(made, f"({kind} {f.name})", params, f.backend)
 
 
 @entry_point

@@ -10,7 +10,9 @@ file received from elsewhere (docs/trust.md) and ``--path DIR`` adds a folder
 of libraries.  ``myia-sx show FILE.sx --after PASS`` prints the program after
 a pass (``--verify`` checks the output of every pass up to it against the
 language the pass writes, :mod:`myia_sx.languages`); after ``infer_types``
-or ``specialize``, the typed program of ``main`` called with ARGS.
+or ``specialize``, the typed program of ``main`` called with ARGS; after
+``llvm``, the LLVM IR it compiles to (optimized).  ``run --backend llvm``
+runs ``main`` compiled (docs/backends.md).
 ``myia-sx check FILE.sx [ARGS...]`` prints the inferred type of ``main``
 (called with ARGS) and of each function a ``(declare f [type ...])`` of the
 file names, with the types of the module's functions they reach
@@ -29,6 +31,7 @@ import traceback
 import numpy as np
 
 from . import api, library, pipeline, types
+from .backend import llvm
 from .errors import (SxError, SxInternalError, SxNameError, SxSyntaxError, SxTypeError,
                      full_tracebacks)
 from .forms import head_name
@@ -56,7 +59,7 @@ def argument_value(module, text, i):
 
 
 def cmd_run(ns):
-    module = api.load(ns.file, paths=ns.path, trusted=not ns.untrusted)
+    module = api.load(ns.file, backend=ns.backend, paths=ns.path, trusted=not ns.untrusted)
     if "main" not in module:
         raise SxTypeError(f"{ns.file} defines no main function", None)
     args = [argument_value(module, text, i) for i, text in enumerate(ns.args, 1)]
@@ -65,6 +68,11 @@ def cmd_run(ns):
 
 
 def cmd_show(ns):
+    if ns.after == "llvm":
+        module = api.load(ns.file, paths=ns.path, trusted=not ns.untrusted)
+        [(_, sp)] = specializations(ns, module, declared=False)
+        print(llvm.compile_specialized(sp, module._env.globals).ir, end="")
+        return
     if ns.after in TYPED_PASSES:
         module = api.load(ns.file, paths=ns.path, trusted=not ns.untrusted)
         [(_, sp)] = specializations(ns, module, declared=False)
@@ -180,6 +188,9 @@ def main(argv=None):
     p.add_argument("file")
     p.add_argument("args", nargs="*")
     _load_options(p)
+    p.add_argument("--backend", default="interp", choices=api.BACKENDS,
+                   help="run with the reference interpreter (interp) or compiled to native "
+                        "code (llvm; docs/backends.md)")
     p.set_defaults(fn=cmd_run)
     p = sub.add_parser("show", help="print FILE after a pass (after infer_types or "
                        "specialize: main's typed program, called with ARGS)")
@@ -187,7 +198,7 @@ def main(argv=None):
     p.add_argument("args", nargs="*")
     _load_options(p)
     p.add_argument("--after", default=pipeline.PASS_NAMES[-1],
-                   choices=("read",) + pipeline.PASS_NAMES + TYPED_PASSES)
+                   choices=("read",) + pipeline.PASS_NAMES + TYPED_PASSES + ("llvm",))
     p.add_argument("--width", type=int, default=80)
     p.add_argument("--verify", action="store_true",
                    help="check the output of every pass up to PASS against its language")

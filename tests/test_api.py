@@ -78,7 +78,7 @@ def test_errors_name_the_file(sx_file):
     assert str(ei.value) == report
 
 
-@pytest.mark.parametrize("backend", ["llvm", "cuda", "bogus", ""])
+@pytest.mark.parametrize("backend", ["cuda", "bogus", ""])
 def test_bad_backend(backend, sx_file):
     with pytest.raises(ValueError, match="not available"):
         myia_sx.load_string("(def a 1)", backend=backend)

@@ -25,7 +25,7 @@ LAYERS = [
     ["myia_sx.ad"],
     ["myia_sx.pipeline"],
     ["myia_sx.library"],
-    ["myia_sx.backend"],
+    ["myia_sx.backend", "myia_sx.backend.llvm"],
     ["myia_sx.params"],
     ["myia_sx.api", "myia_sx.train", "myia_sx.hy_bridge", "myia_sx.importer", "myia_sx.hook", "myia_sx.repl",
      "myia_sx.cli", "myia_sx.__main__", "myia_sx"],

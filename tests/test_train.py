@@ -83,7 +83,6 @@ def test_the_progress_bar_shows_the_epoch_loss_and_throughput(m, capsys):
 
 
 def test_the_history_is_plotted_as_png(m, tmp_path):
-    pytest.importorskip("matplotlib")
     x, y = data()
     p0 = m.net_init(m.key(0))
     _, _, history = myia_sx.fit(m.loss, m.adam_update, m.adam(0.05), p0, m.adam_init(p0), x, y,
